@@ -1,0 +1,85 @@
+// Easy: one libcurl easy handle. Options are set by name from libcurl's own option table,
+// checked against the option's type. Without JS write/header callbacks the body and headers are
+// collected natively and handed over once.
+#pragma once
+
+#include <unordered_map>
+#include <vector>
+
+#include "common.h"
+
+namespace multisock {
+
+class EasyHandle : public Napi::ObjectWrap<EasyHandle> {
+ public:
+  static Napi::Function Init(Napi::Env env);
+  static bool IsEasy(Napi::Env env, const Napi::Value& value);
+  // The EasyHandle behind a libcurl handle, or nullptr for a handle multisock did not make
+  // (libcurl's internal handles: CONTRACT statement 7).
+  static EasyHandle* FromCurl(CURL* handle);
+
+  explicit EasyHandle(const Napi::CallbackInfo& info);
+  ~EasyHandle() override;
+
+  CURL* curl() const { return handle_; }
+  bool closed() const { return handle_ == nullptr; }
+
+  // Bookkeeping done by MultiHandle while the handle is added to it.
+  MultiHandle* multi = nullptr;
+  Napi::ObjectReference addedRef;  // keeps an added Easy alive without any JS reference to it
+  void PrepareTransfer();
+  void FailTransfer(Napi::Value error);
+  void ReleaseNative();  // curl_easy_cleanup without JS, for finalizers and teardown
+
+  static Napi::Value ListOptions(const Napi::CallbackInfo& info);
+
+ private:
+  Napi::Value SetOpt(const Napi::CallbackInfo& info);
+  Napi::Value GetInfo(const Napi::CallbackInfo& info);
+  Napi::Value Pause(const Napi::CallbackInfo& info);
+  Napi::Value Reset(const Napi::CallbackInfo& info);
+  Napi::Value DupHandle(const Napi::CallbackInfo& info);
+  Napi::Value Close(const Napi::CallbackInfo& info);
+  Napi::Value GetClosed(const Napi::CallbackInfo& info);
+  Napi::Value GetMulti(const Napi::CallbackInfo& info);
+  Napi::Value TakeBody(const Napi::CallbackInfo& info);
+  Napi::Value TakeHeaders(const Napi::CallbackInfo& info);
+  Napi::Value TakeCallbackError(const Napi::CallbackInfo& info);
+  Napi::Value ErrorText(const Napi::CallbackInfo& info);
+
+  void CheckOpen(Napi::Env env, const char* where) const;
+  void ApplyInternalOptions();
+  void ClearOptionState();
+  void SetOption(Napi::Env env, const struct curl_easyoption* option, const Napi::Value& value);
+  void SetCallback(Napi::Env env, CURLoption id, const char* name, const Napi::Value& value);
+  void SetSlist(Napi::Env env, CURLoption id, const char* name, const Napi::Value& value);
+  void SetPostFields(Napi::Env env, const char* name, const Napi::Value& value);
+  void Check(Napi::Env env, CURLcode code, const char* name);
+  void CopyStateTo(EasyHandle& copy) const;
+
+  // libcurl callbacks.
+  static size_t CollectBody(char* data, size_t size, size_t count, void* userp);
+  static size_t CollectHeader(char* data, size_t size, size_t count, void* userp);
+  static size_t JsWrite(char* data, size_t size, size_t count, void* userp);
+  static size_t JsHeader(char* data, size_t size, size_t count, void* userp);
+  static size_t JsRead(char* data, size_t size, size_t count, void* userp);
+  static int JsSeek(void* userp, curl_off_t offset, int origin);
+  static int JsXferInfo(void* userp, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                        curl_off_t ulnow);
+  static int JsDebug(CURL* handle, curl_infotype type, char* data, size_t size, void* userp);
+  size_t CallDataFunction(Napi::FunctionReference& fn, char* data, size_t length);
+  bool CanCallJs() const;
+  void RecordCallbackError(Napi::Value error);
+
+  CURL* handle_ = nullptr;
+  char errorBuffer_[CURL_ERROR_SIZE] = {0};
+  std::vector<char> body_;
+  std::vector<char> headers_;
+  std::unordered_map<int, curl_slist*> slists_;
+  JsValueRef private_;
+  JsValueRef callbackError_;
+  bool abortPending_ = false;  // a JS callback threw: fail the transfer at the next chance
+  Napi::FunctionReference write_, header_, read_, seek_, xferinfo_, debug_;
+};
+
+}  // namespace multisock

@@ -1,0 +1,49 @@
+import { addon } from './native.js';
+
+function format(codeName: string, curlMessage: string, detail: string | undefined): string {
+  return detail ? `${detail}: ${curlMessage} (${codeName})` : `${curlMessage} (${codeName})`;
+}
+
+/** A libcurl easy error: `code` is the CURLcode, `codeName` libcurl's name for it. */
+export class CurlError extends Error {
+  override name = 'CurlError';
+  readonly code: number;
+  readonly codeName: string;
+  /** libcurl's own message for the code (curl_easy_strerror). */
+  readonly curlMessage: string;
+  /** The URL of the failed transfer, where there was one. */
+  url?: string;
+
+  constructor(code: number, codeName: string, curlMessage: string, detail?: string, options?: ErrorOptions) {
+    super(format(codeName, curlMessage, detail), options);
+    this.code = code;
+    this.codeName = codeName;
+    this.curlMessage = curlMessage;
+  }
+
+  static fromCode(code: number, detail?: string, options?: ErrorOptions): CurlError {
+    const [codeName, curlMessage] = addon.codeInfo('easy', code);
+    return new CurlError(code, codeName, curlMessage, detail, options);
+  }
+}
+
+/** A libcurl multi error: `code` is the CURLMcode, `codeName` libcurl's name for it. */
+export class CurlMultiError extends Error {
+  override name = 'CurlMultiError';
+  readonly code: number;
+  readonly codeName: string;
+  /** libcurl's own message for the code (curl_multi_strerror). */
+  readonly curlMessage: string;
+
+  constructor(code: number, codeName: string, curlMessage: string, detail?: string, options?: ErrorOptions) {
+    super(format(codeName, curlMessage, detail), options);
+    this.code = code;
+    this.codeName = codeName;
+    this.curlMessage = curlMessage;
+  }
+
+  static fromCode(code: number, detail?: string, options?: ErrorOptions): CurlMultiError {
+    const [codeName, curlMessage] = addon.codeInfo('multi', code);
+    return new CurlMultiError(code, codeName, curlMessage, detail, options);
+  }
+}

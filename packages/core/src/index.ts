@@ -1,0 +1,26 @@
+export {
+  CSelect,
+  CurlCode,
+  CurlMultiCode,
+  Pause,
+  Poll,
+  READFUNC_ABORT,
+  READFUNC_PAUSE,
+  SOCKET_TIMEOUT,
+  WRITEFUNC_PAUSE,
+} from './constants.js';
+export type { DoneMessage, LoopAdapter, LoopAttachment, SocketCallback, TimerCallback } from './contract.js';
+export { Easy } from './easy.js';
+export { CurlError, CurlMultiError } from './errors.js';
+export type {
+  DebugFunction,
+  EasyInfos,
+  EasyOptions,
+  MultiOptions,
+  ReadFunction,
+  SeekFunction,
+  WriteFunction,
+  XferInfoFunction,
+} from './generated/types.js';
+export { Multi } from './multi.js';
+export { libcurl, listOptions } from './setup.js';

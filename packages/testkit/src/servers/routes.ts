@@ -1,0 +1,146 @@
+import { createHash, type Hash } from 'node:crypto';
+
+/**
+ * The routes every test server answers, decided once here and carried out by two transports
+ * (uWebSockets.js for HTTP/1.1 and TLS, node:http2 for h2/h2c), so the servers cannot drift apart.
+ */
+export type RoutePlan =
+  | { kind: 'body'; status: number; headers: Array<[string, string]>; body: string | Buffer }
+  | { kind: 'no-body'; status: number; headers: Array<[string, string]> }
+  | { kind: 'bytes'; n: number }
+  | { kind: 'chunked'; n: number }
+  | { kind: 'slow'; ms: number }
+  | { kind: 'echo' };
+
+export const MAX_BYTES = 100 * 1024 * 1024;
+export const MAX_SLOW_MS = 60_000;
+export const MAX_REDIRECTS = 1000;
+export const MAX_HEADERS = 5000;
+
+const REASONS: Record<number, string> = {
+  200: 'OK',
+  201: 'Created',
+  204: 'No Content',
+  206: 'Partial Content',
+  301: 'Moved Permanently',
+  302: 'Found',
+  304: 'Not Modified',
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  405: 'Method Not Allowed',
+  429: 'Too Many Requests',
+  500: 'Internal Server Error',
+  502: 'Bad Gateway',
+  503: 'Service Unavailable',
+};
+
+/** `'404 Not Found'`: the status line text uWS wants. */
+export function statusText(status: number): string {
+  return `${status} ${REASONS[status] ?? 'Status'}`;
+}
+
+function text(status: number, body: string, headers: Array<[string, string]> = []): RoutePlan {
+  return { kind: 'body', status, headers: [['content-type', 'text/plain'], ...headers], body };
+}
+
+function intParam(raw: string | undefined, max: number): number | null {
+  if (raw === undefined || !/^\d{1,10}$/.test(raw)) return null;
+  const n = Number(raw);
+  return n <= max ? n : null;
+}
+
+/** Decide what to answer for `method` and `url` (path plus optional query). */
+export function planRoute(method: string, url: string): RoutePlan {
+  const path = url.split('?', 1)[0] ?? '/';
+  const parts = path.split('/').slice(1);
+  const [route, arg] = parts;
+  const get = method.toUpperCase() === 'GET';
+  if (route === 'echo' && parts.length === 1) return { kind: 'echo' };
+  if (!get) return text(405, 'method not allowed\n');
+  if (parts.length === 1 && route === 'small') return text(200, 'hello world\n');
+  if (parts.length !== 2) return text(404, 'not found\n');
+  switch (route) {
+    case 'bytes': {
+      const n = intParam(arg, MAX_BYTES);
+      return n === null ? text(400, `n must be 0..${MAX_BYTES}\n`) : { kind: 'bytes', n };
+    }
+    case 'chunked': {
+      const n = intParam(arg, MAX_BYTES);
+      return n === null ? text(400, `n must be 0..${MAX_BYTES}\n`) : { kind: 'chunked', n };
+    }
+    case 'slow': {
+      const ms = intParam(arg, MAX_SLOW_MS);
+      return ms === null ? text(400, `ms must be 0..${MAX_SLOW_MS}\n`) : { kind: 'slow', ms };
+    }
+    case 'redirect': {
+      const n = intParam(arg, MAX_REDIRECTS);
+      if (n === null) return text(400, `n must be 0..${MAX_REDIRECTS}\n`);
+      return n === 0 ? text(200, 'done') : text(302, 'redirect\n', [['location', `/redirect/${n - 1}`]]);
+    }
+    case 'status': {
+      const code = intParam(arg, 599);
+      if (code === null || code < 200) return text(400, 'code must be 200..599\n');
+      // 204 and 304 never carry a body (RFC 9110 15.3.5, 15.4.5).
+      if (code === 204 || code === 304) return { kind: 'no-body', status: code, headers: [] };
+      return text(code, `status ${code}\n`);
+    }
+    case 'headers': {
+      const n = intParam(arg, MAX_HEADERS);
+      if (n === null) return text(400, `n must be 0..${MAX_HEADERS}\n`);
+      const headers: Array<[string, string]> = [];
+      for (let i = 0; i < n; i++) headers.push([`x-h-${i}`, `v${i}`]);
+      return text(200, `${n} headers\n`, headers);
+    }
+    default:
+      return text(404, 'not found\n');
+  }
+}
+
+/** What `/echo` answers, as JSON. */
+export interface EchoReply {
+  method: string;
+  url: string;
+  headers: Record<string, string>;
+  bodyLength: number;
+  bodySha256: string;
+}
+
+/** Accumulates an echoed request body without keeping it. */
+export class EchoBody {
+  #hash: Hash = createHash('sha256');
+  #length = 0;
+  constructor(
+    readonly method: string,
+    readonly url: string,
+    readonly headers: Record<string, string>,
+  ) {}
+  update(chunk: Uint8Array): void {
+    this.#length += chunk.byteLength;
+    this.#hash.update(chunk);
+  }
+  reply(): string {
+    const reply: EchoReply = {
+      method: this.method,
+      url: this.url,
+      headers: this.headers,
+      bodyLength: this.#length,
+      bodySha256: this.#hash.digest('hex'),
+    };
+    return JSON.stringify(reply);
+  }
+}
+
+/** Splits `n` into the sizes of the writes `/chunked/:n` makes: at least 4 when n allows, <= 64 KiB each. */
+export function chunkSizes(n: number, maxChunk: number): number[] {
+  const count = Math.max(Math.min(n, 4), Math.ceil(n / maxChunk));
+  const sizes: number[] = [];
+  let left = n;
+  for (let i = count; i > 0; i--) {
+    const size = Math.ceil(left / i);
+    sizes.push(size);
+    left -= size;
+  }
+  return sizes;
+}
