@@ -1,7 +1,10 @@
 #!/usr/bin/env node
-// Runs node-gyp for the package in the current directory against the running Node's own
-// headers. pnpm does not pass npm's `nodedir` on, and node-gyp would otherwise try to download
-// headers, which this kind of machine cannot do.
+// Builds the native addon of the package in the current directory with node-gyp, against the
+// running Node's own headers: pnpm does not pass npm's `nodedir` on, and node-gyp would otherwise
+// try to download headers, which this kind of machine cannot do.
+//
+// With no arguments: configure once, then an incremental build (so `install` and `build` can both
+// call it cheaply). Any arguments are passed to node-gyp as they are (`rebuild`, `clean`, ...).
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -19,12 +22,17 @@ function nodeDir() {
   );
 }
 
+function run(args) {
+  const result = spawnSync(process.execPath, [nodeGyp, ...args, `--nodedir=${nodeDir()}`, '--jobs=max', '--loglevel=warn'], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  if (result.status !== 0) process.exit(result.status ?? 1);
+}
+
 const args = process.argv.slice(2);
-const result = spawnSync(
-  process.execPath,
-  [nodeGyp, ...(args.length ? args : ['rebuild']), `--nodedir=${nodeDir()}`, '--jobs=max'],
-  {
-    stdio: 'inherit',
-  },
-);
-process.exit(result.status ?? 1);
+if (args.length > 0) {
+  run(args);
+} else {
+  if (!existsSync(join('build', 'Makefile')) && !existsSync(join('build', 'config.gypi'))) run(['configure']);
+  run(['build']);
+}

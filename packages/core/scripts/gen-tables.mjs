@@ -2,7 +2,7 @@
 // Reads the curl headers this build compiles against and writes X-macro lists of every
 // CURLMOPT_, CURLINFO_, CURLE_ and CURLM_ name they define, so the addon knows exactly the names
 // of the libcurl it links, old or new, without a hand-kept table.
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { curlIncludeDir } from './curl-config.mjs';
@@ -55,8 +55,13 @@ const out = [
   ...multiCodes.map((name) => `MULTISOCK_MULTI_CODE(${name})`),
 ];
 const dir = join(here, '..', 'native', 'generated');
+// Unchanged files keep their time stamps, so make rebuilds nothing.
+const write = (file, text) => {
+  const path = join(dir, file);
+  if (!existsSync(path) || readFileSync(path, 'utf8') !== text) writeFileSync(path, text);
+};
 mkdirSync(dir, { recursive: true });
-writeFileSync(join(dir, 'tables.inc'), `${out.join('\n')}\n`);
+write('tables.inc', `${out.join('\n')}\n`);
 // Read by scripts/gen-types.mjs to type getinfo.
 writeFileSync(
   join(dir, 'infos.json'),
