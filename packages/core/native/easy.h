@@ -79,6 +79,7 @@ class EasyHandle : public Napi::ObjectWrap<EasyHandle> {
   JsValueRef private_;
   JsValueRef callbackError_;
   bool abortPending_ = false;  // a JS callback threw: fail the transfer at the next chance
+  bool finalizing_ = false;    // in the destructor: no JS may run
   Napi::FunctionReference write_, header_, read_, seek_, xferinfo_, debug_;
 };
 

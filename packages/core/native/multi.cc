@@ -341,7 +341,9 @@ void MultiHandle::RemoveFromJs(Napi::Env env, EasyHandle* easy, const char* wher
 void MultiHandle::ForgetEasy(EasyHandle* easy) {
   if (multi_ != nullptr) {
     ++depth_;
+    silent_ = true;
     curl_multi_remove_handle(multi_, easy->curl());
+    silent_ = false;
     --depth_;
   }
   Detach(easy);

@@ -127,6 +127,30 @@ describe('transfers and messages', () => {
     driver.stop();
     multi.close();
   });
+
+  it('an Easy with JS callbacks collected after its transfer runs no JS from its finalizer', async () => {
+    const multi = new Multi();
+    const driver = probeDriver(multi);
+    let debugCalls = 0;
+    await (async () => {
+      const easy = get('/', (e) => {
+        e.setopt('VERBOSE', 1);
+        e.setopt('DEBUGFUNCTION', () => {
+          debugCalls++;
+        });
+      });
+      await multi.perform(easy);
+    })();
+    const during = debugCalls;
+    expect(during).toBeGreaterThan(0);
+    for (let i = 0; i < 5; i++) {
+      globalThis.gc?.();
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    expect(debugCalls).toBe(during);
+    driver.stop();
+    multi.close();
+  });
 });
 
 describe('the abort rule', () => {
