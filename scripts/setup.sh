@@ -13,6 +13,7 @@ command -v clang-format >/dev/null 2>&1 || need_apt+=(clang-format)
 command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
 command -v make >/dev/null 2>&1 || need_apt+=(make)
 command -v g++ >/dev/null 2>&1 || need_apt+=(g++)
+command -v wrk >/dev/null 2>&1 || need_apt+=(wrk)  # the server's ceiling in apps/bench
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing ${need_apt[*]} from Debian"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
@@ -28,5 +29,5 @@ fi
 echo "setup: installing dependencies"
 CI=true pnpm install --frozen-lockfile=false --reporter=silent
 echo "setup: building"
-pnpm run build >/dev/null
+pnpm run build >/tmp/multisock-build.log 2>&1 || { cat /tmp/multisock-build.log; exit 1; }
 echo "setup: ready (libcurl $(curl-config --version | cut -d' ' -f2), pnpm $(pnpm --version), node $(node --version))"
