@@ -12,7 +12,7 @@ export interface Epoll {
    * Results of the last `wait()`: 3 u32 per event (fd, tag, epoll events), preallocated and
    * shared with native code, so a batch costs one crossing and no allocation.
    */
-  readonly events: Uint32Array;
+  readonly events: Uint32Array<ArrayBuffer>;
   /**
    * epoll_ctl(op, fd, { events, data.u64 = fd | tag << 32 }). Returns 0 or -errno.
    * Throws RangeError for EPOLLET/EPOLLONESHOT or any non-readiness bit.

@@ -1,0 +1,404 @@
+// The adapter against real libcurl and a real node:http server (in a child process, so a
+// reactor blocking this thread in epoll_wait still gets answers).
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Worker } from 'node:worker_threads';
+import { CurlError, CurlMultiError, Easy, Multi, Pause, Poll } from '@multisock/core';
+import { openHandleCount } from '@multisock/libuv-bindings';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { type EpollAttachment, EpollReactor, epoll } from '../src/index.js';
+import { openFds } from './fds.js';
+import { startServer, type TestServer } from './server.js';
+
+let server: TestServer;
+let baseline: number;
+
+beforeAll(async () => {
+  server = await startServer();
+});
+
+afterAll(async () => {
+  await server.close();
+});
+
+beforeEach(() => {
+  baseline = openFds().size;
+});
+
+afterEach(async () => {
+  // Every socket, epoll set and uv handle of the test is gone (uv_close completes on a later
+  // loop turn, and the server closes its ends asynchronously).
+  const deadline = Date.now() + 2000;
+  while ((openFds().size > baseline || openHandleCount() > 0) && Date.now() < deadline) await sleep(10);
+  expect(openFds().size).toBe(baseline);
+  expect(openHandleCount()).toBe(0);
+});
+
+function get(path: string): Easy {
+  const easy = new Easy();
+  easy.setopt('URL', `${server.url}${path}`);
+  easy.setopt('PROXY', '');
+  return easy;
+}
+
+/** Every finished transfer the multi reports, as path -> [result, status, body]. */
+function drain(multi: Multi): Map<Easy, [number, number, string]> {
+  const done = new Map<Easy, [number, number, string]>();
+  for (let message = multi.infoRead(); message !== null; message = multi.infoRead()) {
+    const { easy, result } = message;
+    done.set(easy, [result, easy.getinfo('RESPONSE_CODE') as number, easy.takeBody().toString()]);
+    multi.removeHandle(easy);
+  }
+  return done;
+}
+
+async function until(condition: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 5000;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(5);
+  }
+}
+
+describe("epoll.attach (one epoll set nested in Node's loop)", () => {
+  it('runs concurrent GETs to completion and leaves nothing registered', async () => {
+    const multi = new Multi();
+    const attachment = epoll.attach(multi);
+    expect(epoll.name).toBe('epoll');
+    const sizes = [0, 12, 1000, 100_000, 1_000_000, 12, 64_000, 5];
+    const easies = sizes.map((n) => get(`/bytes/${n}`));
+    const done = await Promise.all(easies.map((easy) => multi.perform(easy)));
+    for (const [i, easy] of done.entries()) {
+      expect(easy.getinfo('RESPONSE_CODE')).toBe(200);
+      expect(easy.takeBody().length).toBe(sizes[i]);
+    }
+    // Idle cached connections are REMOVEd (CONTRACT statement 11): nothing is watched.
+    expect(attachment.registrations).toBe(0);
+    multi.close();
+    expect(attachment.detached).toBe(true);
+    expect(attachment.timerArmed).toBe(false);
+    for (const easy of easies) easy.close();
+  });
+
+  it('reports what it watches while a transfer waits, and the timer libcurl asked for', async () => {
+    const multi = new Multi();
+    const attachment = epoll.attach(multi);
+    const easy = get('/delay/300');
+    const done = multi.perform(easy);
+    expect(attachment.timerArmed).toBe(true); // add_handle always sets timer 0 (statement 19)
+    await until(() => attachment.registrations === 1, 'the connection to be watched');
+    const [fd, what] = [...attachment.interest][0]!;
+    expect(fd).toBeGreaterThan(2);
+    expect([Poll.IN, Poll.OUT, Poll.INOUT]).toContain(what);
+    await done;
+    expect(easy.takeBody().toString()).toBe('ok');
+    multi.close();
+    easy.close();
+  });
+
+  it('drops everything of a multi closed with transfers in flight', async () => {
+    const multi = new Multi();
+    const attachment = epoll.attach(multi);
+    const easy = get('/delay/5000');
+    const done = multi.perform(easy);
+    await until(() => attachment.registrations > 0, 'the connection to be watched');
+    multi.close();
+    await expect(done).rejects.toBeInstanceOf(CurlMultiError);
+    expect(attachment.registrations).toBe(0);
+    expect(attachment.timerArmed).toBe(false);
+    expect(attachment.detached).toBe(true);
+    easy.close();
+  });
+
+  it('detach() leaves nothing registered and lets the multi be attached again', async () => {
+    const multi = new Multi();
+    const first = epoll.attach(multi);
+    const waiting = get('/delay/5000');
+    multi.addHandle(waiting);
+    await until(() => first.registrations > 0, 'the connection to be watched');
+    first.detach();
+    first.detach(); // idempotent
+    expect(first.registrations).toBe(0);
+    expect(first.timerArmed).toBe(false);
+    multi.removeHandle(waiting);
+    waiting.close();
+
+    const second = epoll.attach(multi);
+    const easy = await multi.perform(get('/bytes/10'));
+    expect(easy.takeBody().length).toBe(10);
+    second.detach();
+    multi.close();
+    easy.close();
+  });
+});
+
+describe('worker threads', () => {
+  it('a worker terminated with a busy attachment and an open reactor leaves no fd behind', async () => {
+    for (let i = 0; i < 3; i++) {
+      const worker = new Worker(new URL('./fixtures/busy-worker.mjs', import.meta.url), {
+        workerData: { url: `${server.url}/delay/5000` },
+      });
+      await new Promise((resolve, reject) => {
+        worker.once('message', resolve);
+        worker.once('error', reject);
+      });
+      await worker.terminate();
+    }
+  });
+});
+
+describe('EpollReactor (a loop the application runs)', () => {
+  it('run() completes GETs of several multis sharing one reactor, then returns', () => {
+    const reactor = new EpollReactor();
+    const multis = [new Multi(), new Multi(), new Multi()];
+    const attachments = multis.map((multi) => reactor.attach(multi));
+    const expected = new Map<Easy, number>();
+    for (const [m, multi] of multis.entries()) {
+      for (let i = 0; i < 4; i++) {
+        const size = (m + 1) * 10 ** i;
+        const easy = get(`/bytes/${size}`);
+        expected.set(easy, size);
+        multi.addHandle(easy);
+      }
+    }
+    reactor.run();
+    const done = new Map(multis.flatMap((multi) => [...drain(multi)]));
+    expect(done.size).toBe(12);
+    for (const [easy, size] of expected) {
+      const [result, status, body] = done.get(easy)!;
+      expect([result, status, body.length]).toEqual([0, 200, size]);
+    }
+    // run() returns only when nothing is left to wait for.
+    for (const attachment of attachments) {
+      expect(attachment.registrations).toBe(0);
+      expect(attachment.timerArmed).toBe(false);
+    }
+    reactor.close();
+    for (const multi of multis) multi.close();
+    for (const easy of expected.keys()) easy.close();
+  });
+
+  it('runOnce() counts dispatched events and expired timers, and returns 0 when idle', () => {
+    const reactor = new EpollReactor();
+    const multi = new Multi();
+    const attachment = reactor.attach(multi);
+    expect(reactor.runOnce(-1)).toBe(0); // nothing registered, no timer: returns at once
+    const start = performance.now();
+    expect(reactor.runOnce(30)).toBe(0);
+    expect(performance.now() - start).toBeGreaterThanOrEqual(29);
+
+    const easy = get('/bytes/100');
+    multi.addHandle(easy);
+    expect(attachment.timerArmed).toBe(true);
+    // The 0 timer from add_handle fires in the first turn: libcurl starts connecting.
+    expect(reactor.runOnce(0)).toBe(1);
+    let total = 0;
+    let turns = 0;
+    while (multi.infoRead() === null) {
+      total += reactor.runOnce(1000);
+      if (++turns > 100) throw new Error('the transfer did not finish');
+    }
+    expect(total).toBeGreaterThanOrEqual(2); // writable for the request, readable for the answer
+    expect(easy.takeBody().length).toBe(100);
+    multi.removeHandle(easy);
+    reactor.close();
+    expect(attachment.detached).toBe(true);
+    multi.close();
+    easy.close();
+  });
+
+  it('stop() from inside a callback makes run() return after the current turn', () => {
+    const reactor = new EpollReactor();
+    const multi = new Multi();
+    reactor.attach(multi);
+    const chunks: string[] = [];
+    const easy = get('/dribble');
+    easy.setopt('WRITEFUNCTION', (data) => {
+      chunks.push(data.toString());
+      reactor.stop();
+      return data.length;
+    });
+    multi.addHandle(easy);
+    reactor.run();
+    expect(chunks).toEqual(['first']);
+    expect(multi.infoRead()).toBeNull(); // the rest comes 300 ms later
+    reactor.run();
+    expect(chunks.join('')).toBe('firstsecond');
+    expect(multi.infoRead()).toMatchObject({ msg: 'DONE', easy, result: 0 });
+    reactor.close();
+    multi.close();
+    easy.close();
+  });
+
+  it('drops an event for an fd re-announced earlier in the same batch', async () => {
+    // Two responses arrive together, so one epoll_wait reports both sockets. Handling the
+    // first one pauses and resumes the other transfer (curl_easy_pause works inside callbacks,
+    // statement 35): libcurl sends REMOVE then IN for the second socket (statement 15), which
+    // gets a new registration and a new tag. The event already in the batch carries the old
+    // tag and must not reach socketAction (CONTRACT (b) row 5).
+    const reactor = new EpollReactor();
+    const multi = new Multi();
+    const attachment = reactor.attach(multi);
+    const actions: number[] = [];
+    const socketAction = multi.socketAction.bind(multi);
+    // A spy on the real call (the prototype's method is read-only, so define an own one).
+    Object.defineProperty(multi, 'socketAction', {
+      value: (fd: number, bits: number) => {
+        actions.push(fd);
+        return socketAction(fd, bits);
+      },
+    });
+    const a = get('/gate/2');
+    const b = get('/gate/2');
+    const bodies = new Map<Easy, string>([
+      [a, ''],
+      [b, ''],
+    ]);
+    let reannounced: number | undefined;
+    for (const [self, other] of [
+      [a, b],
+      [b, a],
+    ] as const) {
+      self.setopt('WRITEFUNCTION', (data) => {
+        bodies.set(self, bodies.get(self) + data.toString());
+        if (reannounced === undefined) {
+          const before = new Set(attachment.interest.keys());
+          other.pause(Pause.ALL);
+          const paused = new Set(attachment.interest.keys());
+          other.pause(Pause.CONT);
+          reannounced = [...before].find((fd) => !paused.has(fd)) ?? -1;
+          expect(attachment.interest.get(reannounced)).toBe(Poll.IN);
+        }
+        return data.length;
+      });
+    }
+    const released = server.gateReleased();
+    multi.addHandle(a);
+    multi.addHandle(b);
+    // Send both requests, then stop turning the loop: both answers are waiting in the kernel.
+    const bothWaitingForAnswers = () =>
+      attachment.registrations === 2 && [...attachment.interest.values()].every((w) => w === Poll.IN);
+    while (!bothWaitingForAnswers()) {
+      reactor.runOnce(5);
+      await sleep(1);
+    }
+    await released;
+    await sleep(20);
+    actions.length = 0;
+    reactor.runOnce(0);
+    expect(reannounced).toBeGreaterThan(2);
+    const sockets = actions.filter((fd) => fd !== -1);
+    expect(sockets).toHaveLength(1);
+    expect(sockets).not.toContain(reannounced);
+    reactor.run();
+    expect([...bodies.values()]).toEqual(['released', 'released']);
+    expect([...drain(multi).values()].map(([result]) => result)).toEqual([0, 0]);
+    reactor.close();
+    multi.close();
+    a.close();
+    b.close();
+  });
+
+  it('a multi closed while attached is dropped; the others go on', () => {
+    const reactor = new EpollReactor();
+    const closing = new Multi();
+    const staying = new Multi();
+    const closingAttachment = reactor.attach(closing);
+    reactor.attach(staying);
+    const slow = get('/delay/5000');
+    const fast = get('/bytes/3');
+    closing.addHandle(slow);
+    staying.addHandle(fast);
+    fast.setopt('WRITEFUNCTION', (data) => {
+      // Inside a callback of `staying`, in the middle of a batch: closing another multi is
+      // allowed, and its registrations must vanish before the rest of the batch is looked at.
+      closing.close();
+      return data.length;
+    });
+    reactor.run();
+    expect(closingAttachment.detached).toBe(true);
+    expect(closingAttachment.registrations).toBe(0);
+    expect(drain(staying).get(fast)?.[0]).toBe(0);
+    reactor.close();
+    staying.close();
+    slow.close();
+    fast.close();
+  });
+});
+
+describe('bad input', () => {
+  let reactor: EpollReactor;
+  let multi: Multi;
+  let attachment: EpollAttachment | undefined;
+
+  beforeEach(() => {
+    reactor = new EpollReactor();
+    multi = new Multi();
+    attachment = undefined;
+  });
+
+  afterEach(() => {
+    attachment?.detach();
+    reactor.close();
+    multi.close();
+  });
+
+  it('refuses to attach a multi twice, to any epoll attachment or reactor', () => {
+    attachment = reactor.attach(multi);
+    const other = new EpollReactor();
+    try {
+      expect(() => reactor.attach(multi)).toThrow(/already attached/);
+      expect(() => other.attach(multi)).toThrow(/already attached/);
+      expect(() => epoll.attach(multi)).toThrow(/already attached/);
+      attachment.detach();
+      attachment = other.attach(multi);
+      expect(() => epoll.attach(multi)).toThrow(/already attached/);
+      attachment.detach();
+      attachment = epoll.attach(multi);
+      expect(() => epoll.attach(multi)).toThrow(/already attached/);
+      expect(() => reactor.attach(multi)).toThrow(/already attached/);
+    } finally {
+      other.close();
+    }
+  });
+
+  it('refuses a closed multi', () => {
+    const closed = new Multi();
+    closed.close();
+    expect(() => epoll.attach(closed)).toThrow(CurlMultiError);
+    expect(() => reactor.attach(closed)).toThrow(/closed/);
+  });
+
+  it('refuses bad timeouts and a closed reactor', () => {
+    expect(() => reactor.runOnce(-2)).toThrow(RangeError);
+    expect(() => reactor.runOnce(1.5)).toThrow(RangeError);
+    expect(() => reactor.runOnce(Number.NaN)).toThrow(RangeError);
+    expect(() => reactor.runOnce('5' as unknown as number)).toThrow(TypeError);
+    expect(() => new EpollReactor({ maxEvents: 0 })).toThrow(RangeError);
+    const closed = new EpollReactor();
+    closed.close();
+    closed.close();
+    expect(closed.closed).toBe(true);
+    expect(() => closed.runOnce(0)).toThrow('EpollReactor.runOnce: the reactor is closed');
+    expect(() => closed.run()).toThrow(/closed/);
+    expect(() => closed.attach(multi)).toThrow(/closed/);
+  });
+
+  it('refuses run(), runOnce() and close() from inside a callback; the transfer fails with the reason', async () => {
+    attachment = reactor.attach(multi);
+    for (const call of [() => reactor.run(), () => reactor.runOnce(0), () => reactor.close()]) {
+      const easy = get('/bytes/10');
+      easy.setopt('WRITEFUNCTION', () => {
+        call();
+        return 0;
+      });
+      const done = multi.perform(easy);
+      reactor.run();
+      const error = await done.catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(CurlError);
+      expect((error as CurlError).code).toBe(23); // CURLE_WRITE_ERROR: the callback threw
+      expect(String((error as CurlError).cause)).toMatch(/from inside/);
+      easy.close();
+    }
+    expect(reactor.closed).toBe(false);
+  });
+});
