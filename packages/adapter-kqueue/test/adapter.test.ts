@@ -1,0 +1,389 @@
+// The adapter driven by real libcurl against a node:http server on 127.0.0.1 (in a child
+// process, so a reactor blocking this thread still gets answers), in both modes: nested in
+// Node's loop, and a KqueueReactor. Every kevent() call and every socketAction is recorded, and
+// after each test the invariants are checked on the whole record: each change submitted with
+// EV_RECEIPT and read back from its receipts, never EV_CLEAR, at most one socketAction per fd
+// per batch, only CSelect bits; and the process's fds back where they were.
+import { CSelect, Easy, Multi } from '@multisock/core';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { type KqueueAttachment, KqueueReactor, KqueueUnavailableError, kqueue } from '../src/index.js';
+import { adapterOver, backend, backendName, emulated } from './backend.js';
+import { fdsBackTo, openFdCount } from './fds.js';
+import { RecordingBackend } from './recording.js';
+import { startServer, type TestServer } from './server.js';
+
+const C = backend.constants;
+const EV_CLEAR = 0x20;
+const SOCKET_TIMEOUT = -1;
+
+type LogEntry = { kind: 'wait' } | { kind: 'action'; fd: number; bits: number };
+
+interface Mode {
+  readonly name: string;
+  attach(multi: Multi): KqueueAttachment;
+  /** Runs the loop until `promise` settles. */
+  until<T>(promise: Promise<T>): Promise<T>;
+  close(): void;
+}
+
+const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+const modes: Array<[string, (recording: RecordingBackend) => Mode]> = [
+  [
+    'nested',
+    (recording) => {
+      const { kqueue: nested } = adapterOver(recording);
+      return { name: 'nested', attach: (multi) => nested.attach(multi), until: (p) => p, close() {} };
+    },
+  ],
+  [
+    'reactor',
+    (recording) => {
+      const reactor = new (adapterOver(recording).KqueueReactor)();
+      return {
+        name: 'reactor',
+        attach: (multi) => reactor.attach(multi),
+        async until<T>(promise: Promise<T>): Promise<T> {
+          let settled = false;
+          const done = promise.finally(() => {
+            settled = true;
+          });
+          done.catch(() => {});
+          // Completions are delivered on Node's loop: give it a turn between reactor turns.
+          while (!settled) {
+            reactor.runOnce(10);
+            await turn();
+          }
+          return promise;
+        },
+        close: () => reactor.close(),
+      };
+    },
+  ],
+];
+
+let server: TestServer;
+beforeAll(async () => {
+  server = await startServer();
+});
+afterAll(async () => {
+  await server.close();
+});
+
+function get(path: string): Easy {
+  const easy = new Easy();
+  easy.setopt('URL', `${server.url}${path}`);
+  easy.setopt('PROXY', '');
+  easy.setopt('NOSIGNAL', 1);
+  return easy;
+}
+
+describe.each(modes)(`kqueue adapter, %s (${backendName})`, (_name, makeMode) => {
+  let baseline: number;
+  let recording: RecordingBackend;
+  let mode: Mode;
+  let multi: Multi;
+  let attachment: KqueueAttachment;
+  let log: LogEntry[];
+  const easies: Easy[] = [];
+
+  const easy = (path: string) => {
+    const e = get(path);
+    easies.push(e);
+    return e;
+  };
+
+  beforeEach(() => {
+    baseline = openFdCount();
+    recording = new RecordingBackend(backend);
+    log = [];
+    recording.onCall = (call) => {
+      if (call.changes.length === 0) log.push({ kind: 'wait' });
+    };
+    mode = makeMode(recording);
+    multi = new Multi();
+    const socketAction = multi.socketAction.bind(multi);
+    Object.defineProperty(multi, 'socketAction', {
+      value: (fd: number, bits: number) => {
+        log.push({ kind: 'action', fd, bits });
+        return socketAction(fd, bits);
+      },
+    });
+    attachment = mode.attach(multi);
+  });
+
+  afterEach(async () => {
+    for (const e of easies.splice(0)) e.close();
+    multi.close();
+    expect(attachment.registrations.size).toBe(0);
+    expect(attachment.timerArmed).toBe(false);
+    mode.close();
+    // The invariants, over everything this test made the adapter do.
+    for (const call of recording.changeCalls()) {
+      expect(call.changes.length).toBeLessThanOrEqual(2);
+      expect(call.nevents).toBe(call.changes.length);
+      expect(call.rc).toBe(call.changes.length);
+      for (const change of call.changes) {
+        expect(change.flags & C.EV_RECEIPT).toBe(C.EV_RECEIPT);
+        expect(change.flags & EV_CLEAR).toBe(0);
+      }
+    }
+    let batch = new Set<number>();
+    for (const entry of log) {
+      if (entry.kind === 'wait') {
+        batch = new Set();
+        continue;
+      }
+      expect(entry.bits & ~(CSelect.IN | CSelect.OUT | CSelect.ERR)).toBe(0);
+      if (entry.fd === SOCKET_TIMEOUT) {
+        expect(entry.bits).toBe(0);
+        continue;
+      }
+      expect(entry.bits).not.toBe(0);
+      expect(batch.has(entry.fd)).toBe(false); // READ and WRITE were coalesced
+      batch.add(entry.fd);
+    }
+    expect(await fdsBackTo(baseline)).toBe(baseline);
+  });
+
+  it('GETs 40 bodies byte-exact, 8 in flight, and ends with nothing registered', async () => {
+    const sizes = Array.from({ length: 40 }, (_, i) => i * 3001);
+    let next = 0;
+    const worker = async () => {
+      while (next < sizes.length) {
+        const size = sizes[next++]!;
+        const e = await mode.until(multi.perform(easy(`/bytes/${size}`)));
+        expect(e.getinfo('RESPONSE_CODE')).toBe(200);
+        expect(e.takeBody().equals(Buffer.alloc(size, 'x'))).toBe(true);
+      }
+    };
+    await Promise.all(Array.from({ length: 8 }, worker));
+    expect(attachment.registrations.size).toBe(0);
+    expect(log.filter((e) => e.kind === 'action').length).toBeGreaterThan(40);
+  });
+
+  it('reuses the kept-alive connection for a second GET', async () => {
+    const first = await mode.until(multi.perform(easy('/bytes/10')));
+    const second = await mode.until(multi.perform(easy('/bytes/20')));
+    expect(first.getinfo('NUM_CONNECTS')).toBe(1);
+    expect(second.getinfo('NUM_CONNECTS')).toBe(0);
+    expect(second.getinfo('LOCAL_PORT')).toBe(first.getinfo('LOCAL_PORT'));
+    expect(second.takeBody().toString()).toBe('x'.repeat(20));
+  });
+
+  it('switches OUT->IN in one kevent() call: WRITE deleted, READ added', async () => {
+    await mode.until(multi.perform(easy('/bytes/5')));
+    const lists = recording
+      .changeCalls()
+      .map((c) => c.changes.map((k) => [k.ident, k.filter, k.flags & ~C.EV_RECEIPT]));
+    const switched = lists.find(
+      (l) =>
+        l.length === 2 &&
+        l[0]![0] === l[1]![0] &&
+        l.some(([, filter, flags]) => filter === C.EVFILT_READ && flags === C.EV_ADD) &&
+        l.some(([, filter, flags]) => filter === C.EVFILT_WRITE && flags === C.EV_DELETE),
+    );
+    expect(switched).toBeDefined();
+  });
+
+  it('POSTs 2 MiB (Expect: 100-continue) and 300 KiB bodies whole', async () => {
+    for (const size of [2 << 20, 300 << 10]) {
+      const post = easy('/echo');
+      post.setopt('POSTFIELDSIZE_LARGE', size);
+      post.setopt('COPYPOSTFIELDS', Buffer.alloc(size, 7));
+      await mode.until(multi.perform(post));
+      expect(post.takeBody().toString()).toBe(String(size));
+    }
+  });
+
+  it('arms the timer for 0 inside addHandle and fires it on a later turn, not inside', async () => {
+    const e = easy('/bytes/1');
+    const promise = multi.perform(e);
+    expect(attachment.timerArmed).toBe(true);
+    expect(log).toEqual([]); // no socketAction from inside addHandle
+    await mode.until(promise);
+    expect(log.find((entry) => entry.kind === 'action')).toEqual({
+      kind: 'action',
+      fd: SOCKET_TIMEOUT,
+      bits: 0,
+    });
+  });
+
+  it('close() with transfers in flight drops every registration and the timer', async () => {
+    const promises = [0, 1, 2].map(() => multi.perform(easy('/delay/5000')));
+    for (const p of promises) p.catch(() => {});
+    const started = new Promise<void>((resolve) => {
+      const check = () => (attachment.registrations.size >= 3 ? resolve() : setTimeout(check, 5));
+      check();
+    });
+    await mode.until(started);
+    multi.close();
+    expect(attachment.registrations.size).toBe(0);
+    expect(attachment.timerArmed).toBe(false);
+    expect(attachment.detached).toBe(true);
+    for (const p of promises) await expect(p).rejects.toThrow(/closed/);
+  });
+
+  it('detach() drops registrations and callbacks; the multi can be attached again', async () => {
+    const slow = multi.perform(easy('/delay/5000'));
+    slow.catch(() => {});
+    await mode.until(
+      new Promise<void>((resolve) => {
+        const check = () => (attachment.registrations.size > 0 ? resolve() : setTimeout(check, 5));
+        check();
+      }),
+    );
+    attachment.detach();
+    expect(attachment.registrations.size).toBe(0);
+    expect(attachment.timerArmed).toBe(false);
+    attachment = mode.attach(multi);
+    // libcurl announces only changes, so the new attachment never saw the slow transfer's
+    // socket: its REMOVE at removeHandle is for an fd never registered here, a no-op.
+    multi.removeHandle(easies[0]!);
+    await expect(slow).rejects.toThrow();
+    expect(attachment.registrations.size).toBe(0);
+    const again = await mode.until(multi.perform(easy('/bytes/3')));
+    expect(again.takeBody().toString()).toBe('xxx');
+  });
+
+  it('refuses to attach the same multi twice, or a closed one', () => {
+    expect(() => mode.attach(multi)).toThrow(/already attached/);
+    const closed = new Multi();
+    closed.close();
+    expect(() => mode.attach(closed)).toThrow(expect.objectContaining({ code: 1 }));
+  });
+});
+
+describe(`KqueueReactor (${backendName})`, () => {
+  let reactor: KqueueReactor;
+  let multi: Multi;
+  let baseline: number;
+
+  beforeEach(() => {
+    baseline = openFdCount();
+    reactor = new (adapterOver(backend).KqueueReactor)();
+    multi = new Multi();
+  });
+
+  afterEach(async () => {
+    multi.close();
+    reactor.close();
+    expect(await fdsBackTo(baseline)).toBe(baseline);
+  });
+
+  it('run() returns once nothing is left, with the transfers done', async () => {
+    reactor.attach(multi);
+    const e = get('/bytes/100');
+    const p = multi.perform(e);
+    reactor.run();
+    await expect(p).resolves.toBe(e);
+    expect(e.takeBody().length).toBe(100);
+    e.close();
+    // Nothing registered, no timer: run() and runOnce(-1) return at once.
+    reactor.run();
+    expect(reactor.runOnce(-1)).toBe(0);
+  });
+
+  it('stop() from a callback makes run() return after that turn', async () => {
+    reactor.attach(multi);
+    const e = get('/delay/300');
+    e.setopt('WRITEFUNCTION', (data: Buffer) => data.length);
+    e.setopt('XFERINFOFUNCTION', () => {
+      reactor.stop();
+      return 0;
+    });
+    e.setopt('NOPROGRESS', 0);
+    const p = multi.perform(e);
+    p.catch(() => {});
+    const start = performance.now();
+    reactor.run();
+    expect(performance.now() - start).toBeLessThan(250); // before the response came
+    multi.removeHandle(e);
+    await expect(p).rejects.toThrow();
+    e.close();
+  });
+
+  it('refuses run()/runOnce() from inside a callback, and close() while running', async () => {
+    reactor.attach(multi);
+    const errors: unknown[] = [];
+    const e = get('/bytes/10');
+    e.setopt('WRITEFUNCTION', (data: Buffer) => {
+      for (const call of [() => reactor.run(), () => reactor.runOnce(0), () => reactor.close()]) {
+        try {
+          call();
+        } catch (error) {
+          errors.push(error);
+        }
+      }
+      return data.length;
+    });
+    const p = multi.perform(e);
+    reactor.run();
+    await p;
+    e.close();
+    expect(errors.map((error) => (error as Error).message)).toEqual([
+      expect.stringMatching(/run: called re-entrantly/),
+      expect.stringMatching(/runOnce: called re-entrantly/),
+      expect.stringMatching(/close: called from inside/),
+    ]);
+  });
+
+  it('checks its input', () => {
+    expect(() => reactor.runOnce(-2)).toThrow(RangeError);
+    expect(() => reactor.runOnce(1.5)).toThrow(RangeError);
+    expect(() => reactor.runOnce(2 ** 31)).toThrow(RangeError);
+    expect(() => reactor.runOnce('1' as unknown as number)).toThrow(TypeError);
+    const { KqueueReactor: Reactor } = adapterOver(backend);
+    expect(() => new Reactor({ maxEvents: 0 })).toThrow(RangeError);
+    expect(() => new Reactor({ maxEvents: 1.5 })).toThrow(RangeError);
+    expect(() => new Reactor(null as unknown as object)).toThrow(TypeError);
+    expect(() => adapterOver({} as never)).toThrow(TypeError);
+    const noReceipt = { ...backend, kqueue: backend.kqueue, kevent: backend.kevent, close: backend.close };
+    Object.defineProperty(noReceipt, 'constants', { value: { ...backend.constants, EV_RECEIPT: undefined } });
+    expect(() => adapterOver(noReceipt)).toThrow(/EV_RECEIPT must be an integer/);
+    reactor.attach(multi);
+    expect(() => reactor.attach(multi)).toThrow(/already attached/);
+  });
+
+  it('a closed reactor refuses everything but close()', () => {
+    reactor.close();
+    expect(reactor.closed).toBe(true);
+    expect(() => reactor.runOnce(0)).toThrow(/closed/);
+    expect(() => reactor.run()).toThrow(/closed/);
+    expect(() => reactor.attach(multi)).toThrow(/closed/);
+    expect(() => reactor.close()).not.toThrow();
+  });
+
+  it('serves several multis at once', async () => {
+    const other = new Multi();
+    try {
+      reactor.attach(multi);
+      reactor.attach(other);
+      const a = get('/bytes/7');
+      const b = get('/bytes/9');
+      const pa = multi.perform(a);
+      const pb = other.perform(b);
+      reactor.run();
+      await Promise.all([pa, pb]);
+      expect([a.takeBody().length, b.takeBody().length]).toEqual([7, 9]);
+      a.close();
+      b.close();
+    } finally {
+      other.close();
+    }
+  });
+});
+
+describe.runIf(emulated)('on Linux, the public adapter', () => {
+  it('points to @multisock/adapter-epoll instead of running', () => {
+    const multi = new Multi();
+    try {
+      expect(() => kqueue.attach(multi)).toThrow(KqueueUnavailableError);
+      expect(() => kqueue.attach(multi)).toThrow(/adapter-epoll/);
+      expect(() => new KqueueReactor()).toThrow(KqueueUnavailableError);
+      expect(() => new KqueueReactor()).toThrow(/this is linux.*adapter-epoll/);
+    } finally {
+      multi.close();
+    }
+  });
+});
