@@ -81,11 +81,24 @@ class Socket {
     else this.poll.start(events); // a new mask replaces the old one: no second init (CONTRACT (b) 2)
   }
 
+  /** Stops watching. A stopped Poll holds no uv handle, so the object can serve the next
+   * socket libcurl opens on this fd number. */
+  retire(): void {
+    this.live = false;
+    this.events = 0;
+    this.poll.stop();
+  }
+
   close(): void {
     this.live = false;
     this.poll.close();
   }
 }
+
+/** Retired sockets kept for reuse. libcurl 7.88.1 sends REMOVE each time a keep-alive connection
+ * goes idle and announces it again on reuse (statements 9, 12), so without this every request
+ * would construct a Poll. */
+const MAX_IDLE_SOCKETS = 1024;
 
 const attachments = new WeakMap<Multi, Attachment>();
 
@@ -93,6 +106,8 @@ class Attachment implements LibuvAttachment {
   readonly #multi: Multi;
   /** fd -> its socket. fd numbers are unique in the process while open. */
   readonly #sockets = new Map<number, Socket>();
+  /** fd -> a retired socket whose Poll is stopped, for the next announcement of that fd. */
+  readonly #idle = new Map<number, Socket>();
   readonly #timer = new Timer(() => this.#onTimeout());
   readonly #unsubscribe: () => void;
   readonly #onReady = (socket: Socket, status: number, events: number): void =>
@@ -148,11 +163,13 @@ class Attachment implements LibuvAttachment {
     attachments.delete(this.#multi);
     for (const socket of this.#sockets.values()) socket.close();
     this.#sockets.clear();
+    for (const socket of this.#idle.values()) socket.close();
+    this.#idle.clear();
     this.#timer.close();
   }
 
-  // CURLMOPT_SOCKETFUNCTION. Processed strictly in order: a REMOVE tears the socket down at
-  // once, so the same fd re-announced within the same socketAction gets a fresh Poll
+  // CURLMOPT_SOCKETFUNCTION. Processed strictly in order: a REMOVE stops the socket's Poll at
+  // once, so the same fd re-announced within the same socketAction starts a fresh uv_poll
   // (statement 13, CONTRACT (b) 4).
   #onSocket(fd: number, what: number, socketp: unknown): void {
     let socket = this.#sockets.get(fd);
@@ -169,16 +186,25 @@ class Attachment implements LibuvAttachment {
       socket = undefined;
     }
     if (socket === undefined) {
-      socket = new Socket(fd, this.#onReady);
+      socket = this.#idle.get(fd);
+      if (socket === undefined) socket = new Socket(fd, this.#onReady);
+      else this.#idle.delete(fd);
+      socket.live = true;
       this.#sockets.set(fd, socket);
       this.#multi.assign(fd, socket);
     }
     socket.watch(events);
   }
 
+  // Stop at once: REMOVE comes before libcurl closes the fd (statement 10).
   #forget(socket: Socket): void {
     this.#sockets.delete(socket.fd);
-    socket.close(); // stop + close: REMOVE comes before libcurl closes the fd (statement 10)
+    if (this.#idle.size < MAX_IDLE_SOCKETS) {
+      socket.retire();
+      this.#idle.set(socket.fd, socket);
+    } else {
+      socket.close();
+    }
   }
 
   // CURLMOPT_TIMERFUNCTION: one non-repeating timer, replaced by each new value; -1 deletes it
