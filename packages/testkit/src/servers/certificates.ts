@@ -37,7 +37,16 @@ async function openssl(cwd: string, args: string[]): Promise<void> {
 const NEW_KEY = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
 
 async function issue(cwd: string, name: string, cn: string, extensions: string): Promise<void> {
-  await openssl(cwd, ['req', ...NEW_KEY, '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${cn}`]);
+  await openssl(cwd, [
+    'req',
+    ...NEW_KEY,
+    '-keyout',
+    `${name}.key`,
+    '-out',
+    `${name}.csr`,
+    '-subj',
+    `/CN=${cn}`,
+  ]);
   await writeFile(join(cwd, `${name}.ext`), extensions);
   await openssl(cwd, [
     'x509',
@@ -64,7 +73,8 @@ async function issue(cwd: string, name: string, cn: string, extensions: string):
  * signed by it. Written to `dir` (created if missing) or to a fresh temporary directory.
  */
 export async function makeCertificates(dir?: string): Promise<CertificateSet> {
-  if (dir !== undefined && typeof dir !== 'string') throw new TypeError('makeCertificates: dir must be a string');
+  if (dir !== undefined && typeof dir !== 'string')
+    throw new TypeError('makeCertificates: dir must be a string');
   const owned = dir === undefined;
   const root = owned ? await mkdtemp(join(tmpdir(), 'multisock-certs-')) : dir;
   try {
@@ -92,7 +102,12 @@ export async function makeCertificates(dir?: string): Promise<CertificateSet> {
       '127.0.0.1',
       'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n',
     );
-    await issue(root, 'client', 'multisock test client', 'extendedKeyUsage=clientAuth\nbasicConstraints=CA:FALSE\n');
+    await issue(
+      root,
+      'client',
+      'multisock test client',
+      'extendedKeyUsage=clientAuth\nbasicConstraints=CA:FALSE\n',
+    );
     const read = (f: string) => readFile(join(root, f), 'utf8');
     const [caCert, serverCert, serverKey, clientCert, clientKey] = await Promise.all(
       ['ca.pem', 'server.pem', 'server.key', 'client.pem', 'client.key'].map(read),

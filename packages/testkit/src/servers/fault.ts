@@ -4,6 +4,7 @@ import type { TestServer } from './types.js';
 /** How a fault server misbehaves. Each kind fails a client in one well-defined way. */
 export type FaultKind =
   | 'reset-after-headers'
+  | 'reset-after-body'
   | 'stall'
   | 'short-body'
   | 'malformed-status'
@@ -13,6 +14,7 @@ export type FaultKind =
 
 export const FAULT_KINDS: readonly FaultKind[] = [
   'reset-after-headers',
+  'reset-after-body',
   'stall',
   'short-body',
   'malformed-status',
@@ -26,6 +28,10 @@ export const HUGE_HEADER_BYTES = 100 * 1024;
 /** Body length and byte interval of the 'drip' server. */
 export const DRIP_BYTES = 100;
 export const DRIP_INTERVAL_MS = 10;
+/** The body 'reset-after-body' sends before its reset. */
+export const RESET_BODY = 'complete body\n';
+/** How long 'reset-after-headers' waits between the headers and the reset. */
+export const RESET_DELAY_MS = 20;
 
 export interface FaultServer extends TestServer {
   readonly kind: FaultKind;
@@ -34,7 +40,9 @@ export interface FaultServer extends TestServer {
 /** A raw TCP server on 127.0.0.1 that answers every request with the fault `kind`. */
 export function startFaultServer(kind: FaultKind): Promise<FaultServer> {
   if (!FAULT_KINDS.includes(kind)) {
-    throw new RangeError(`startFaultServer: unknown kind ${JSON.stringify(kind)} (one of ${FAULT_KINDS.join(', ')})`);
+    throw new RangeError(
+      `startFaultServer: unknown kind ${JSON.stringify(kind)} (one of ${FAULT_KINDS.join(', ')})`,
+    );
   }
   const sockets = new Set<net.Socket>();
   const timers = new Set<NodeJS.Timeout>();
@@ -47,7 +55,10 @@ export function startFaultServer(kind: FaultKind): Promise<FaultServer> {
     socket.on('error', () => {}); // a client that resets is part of the game
     socket.once('close', () => sockets.delete(socket));
     if (kind === 'close-on-accept') {
-      socket.destroy();
+      // FIN at once, then read and discard: closing with the request unread would send an RST
+      // instead, and which one the client saw would depend on timing.
+      socket.end();
+      socket.resume();
       return;
     }
     let head = '';
@@ -94,9 +105,23 @@ export function startFaultServer(kind: FaultKind): Promise<FaultServer> {
 
 function answer(kind: FaultKind, socket: net.Socket, timers: Set<NodeJS.Timeout>): void {
   switch (kind) {
-    case 'reset-after-headers':
-      // Once the headers are in the kernel, an RST (SO_LINGER 0) instead of a FIN.
-      socket.write('HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n', () => socket.resetAndDestroy());
+    case 'reset-after-headers': {
+      // The headers, then (while the client waits for the body) an RST instead of a FIN. The pause
+      // lets the client read the headers first: headers and RST in one wakeup make libuv report EOF.
+      socket.write('HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n');
+      const timer = setTimeout(() => {
+        timers.delete(timer);
+        if (!socket.destroyed) socket.resetAndDestroy();
+      }, RESET_DELAY_MS);
+      timers.add(timer);
+      return;
+    }
+    case 'reset-after-body':
+      // A complete response, then an RST right behind it: the client finds both at once. Not a
+      // failure for the client (the body is whole), unless it reports the error before reading.
+      socket.write(`HTTP/1.1 200 OK\r\nContent-Length: ${RESET_BODY.length}\r\n\r\n${RESET_BODY}`, () =>
+        socket.resetAndDestroy(),
+      );
       return;
     case 'stall':
       return; // read the request, never answer; close() destroys the socket
@@ -129,7 +154,9 @@ function answer(kind: FaultKind, socket: net.Socket, timers: Set<NodeJS.Timeout>
       return;
     }
     case 'huge-headers':
-      socket.end(`HTTP/1.1 200 OK\r\nX-Huge: ${'h'.repeat(HUGE_HEADER_BYTES)}\r\nContent-Length: 2\r\n\r\nok`);
+      socket.end(
+        `HTTP/1.1 200 OK\r\nX-Huge: ${'h'.repeat(HUGE_HEADER_BYTES)}\r\nContent-Length: 2\r\n\r\nok`,
+      );
       return;
     case 'close-on-accept':
       return; // handled at accept

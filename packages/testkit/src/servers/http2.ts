@@ -13,7 +13,8 @@ export interface Http2ServerOptions {
 
 /** node:http2 serving the same routes as the uWS servers. */
 export function startHttp2Server(options: Http2ServerOptions): Promise<Http2TestServer> {
-  if (typeof options?.tls !== 'boolean') throw new TypeError('startHttp2Server: options.tls must be a boolean');
+  if (typeof options?.tls !== 'boolean')
+    throw new TypeError('startHttp2Server: options.tls must be a boolean');
   if (options.tls && typeof options.certs?.serverKey !== 'string') {
     throw new TypeError('startHttp2Server: tls needs certs from makeCertificates()');
   }
@@ -24,7 +25,10 @@ export function startHttp2Server(options: Http2ServerOptions): Promise<Http2Test
   };
   const server =
     options.tls && options.certs
-      ? http2.createSecureServer({ key: options.certs.serverKey, cert: options.certs.serverCert, allowHTTP1: false }, handler)
+      ? http2.createSecureServer(
+          { key: options.certs.serverKey, cert: options.certs.serverCert, allowHTTP1: false },
+          handler,
+        )
       : http2.createServer(handler);
 
   let requests = 0;

@@ -3,7 +3,8 @@ export const PATTERN_PERIOD = 251;
 
 /** The first `n` bytes of the pattern, so a test can compare a received body byte for byte. */
 export function patternBytes(n: number): Buffer {
-  if (!Number.isSafeInteger(n) || n < 0) throw new RangeError(`patternBytes: n must be a non-negative integer, got ${n}`);
+  if (!Number.isSafeInteger(n) || n < 0)
+    throw new RangeError(`patternBytes: n must be a non-negative integer, got ${n}`);
   const out = Buffer.allocUnsafe(n);
   for (let i = 0; i < n; i++) out[i] = i % PATTERN_PERIOD;
   return out;

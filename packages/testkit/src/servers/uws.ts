@@ -1,5 +1,10 @@
+import type {
+  HttpRequest,
+  HttpResponse,
+  TemplatedApp,
+  us_listen_socket,
+} from '@trufflesuite/uws-js-unofficial';
 import uWS from '@trufflesuite/uws-js-unofficial';
-import type { HttpRequest, HttpResponse, TemplatedApp, us_listen_socket } from '@trufflesuite/uws-js-unofficial';
 import type { CertificateSet } from './certificates.js';
 import { PATTERN_CHUNK, patternChunk } from './pattern.js';
 import { chunkSizes, EchoBody, planRoute, type RoutePlan, statusText } from './routes.js';
@@ -8,8 +13,8 @@ import type { TestServer } from './types.js';
 
 export interface UwsServerOptions {
   /**
-   * Count accepted connections (default true). uWS has no connection event, so this reads
-   * /proc/net/tcp once per request: turn it off where requests per second matter more.
+   * Count accepted connections (default true). uWS has no connection event, so requests trigger
+   * asynchronous reads of /proc/net/tcp (see AcceptedConnections): turn it off in benchmarks.
    */
   countConnections?: boolean;
 }
@@ -36,7 +41,7 @@ function listen(app: TemplatedApp, scheme: 'http' | 'https', options: UwsServerO
 
   app.any('/*', (res, req) => {
     requests++;
-    if (countConnections) accepted.sample();
+    if (countConnections) accepted.noteRequest();
     const query = req.getQuery();
     const url = query ? `${req.getUrl()}?${query}` : req.getUrl();
     const method = req.getCaseSensitiveMethod();
@@ -66,6 +71,7 @@ function listen(app: TemplatedApp, scheme: 'http' | 'https', options: UwsServerO
           closed = true;
           for (const t of timers) clearTimeout(t);
           timers.clear();
+          accepted.stop();
           uWS.us_listen_socket_close(token);
           // app.close() force-closes every accepted socket (their onAborted handlers run).
           (app as TemplatedApp & { close?: () => void }).close?.();
@@ -96,9 +102,11 @@ function respond(
       res.endWithoutBody();
       return;
     case 'bytes':
-      return sendBytes(res, plan.n);
+      sendBytes(res, plan.n);
+      return;
     case 'chunked':
-      return sendChunked(res, plan.n);
+      sendChunked(res, plan.n);
+      return;
     case 'slow': {
       const timer = setTimeout(() => {
         timers.delete(timer);
