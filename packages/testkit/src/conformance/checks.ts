@@ -627,6 +627,31 @@ export const conformanceChecks: readonly ConformanceCheck[] = [
   ),
 
   check(
+    'happy-eyeballs-refused',
+    'localhost on a refused port: ::1 then 127.0.0.1, the fd closed and reused within one call',
+    5000,
+    async (ctx) => {
+      const port = await closedPort();
+      const s = ctx.session();
+      // libcurl tries both families of localhost; when the first is refused its socket is
+      // REMOVEd and closed, and the next socket usually gets the same fd number inside the same
+      // socketAction (CONTRACT 13, probe S9). The observer flags any event that reaches the
+      // old registration afterwards.
+      const easy = s.easy(`http://localhost:${port}/`);
+      const error = await expectCurlError(
+        s.multi.perform(easy),
+        2000,
+        'connect to localhost on a closed port',
+      );
+      assert(
+        error.code === 7,
+        `localhost on a closed port: CurlError ${error.code} (${error.codeName}), expected 7`,
+      );
+      s.expectNoRegistrations('after both families were refused');
+    },
+  ),
+
+  check(
     'idle-connection-closed',
     'an idle cached connection closed by the server stays unwatched',
     5000,
