@@ -1,4 +1,20 @@
 export {
+  Client,
+  type ClientOptions,
+  type HeadersInit,
+  type HttpVersion,
+  type RequestBody,
+  type RequestDefaults,
+  type RequestOptions,
+  Response,
+  type ResponseHead,
+  ResponseHeaders,
+  type ResponseHttpVersion,
+  type StreamOptions,
+  StreamResponse,
+  type Timings,
+} from './client/index.js';
+export {
   CSelect,
   CurlCode,
   CurlMultiCode,

@@ -1,0 +1,468 @@
+import { CurlCode } from '../constants.js';
+import type { LoopAttachment } from '../contract.js';
+import type { Easy } from '../easy.js';
+import { CurlError, CurlMultiError } from '../errors.js';
+import { Multi } from '../multi.js';
+import { ResponseBody } from './body-stream.js';
+import { changedOptions, optionsFor } from './easy-options.js';
+import { EasyPool, type PooledEasy } from './easy-pool.js';
+import { parseLastHeaderBlock } from './headers.js';
+import {
+  type ClientOptions,
+  checkInteger,
+  checkMethod,
+  describe,
+  type RequestOptions,
+  type ResolvedDefaults,
+  resolveDefaults,
+  type StreamOptions,
+} from './options.js';
+import { Pauser } from './pauser.js';
+import { checkBody, type RequestBodySource } from './request-body.js';
+import { httpVersionOf, Response, readTimings, StreamResponse } from './response.js';
+import type { Transfer } from './transfer.js';
+import { UploadSource } from './upload.js';
+
+const NO_OPTIONS: RequestOptions = Object.freeze({});
+const DEFAULT_HIGH_WATER_MARK = 64 * 1024;
+const DEFAULT_MAX_IDLE_HANDLES = 1024;
+const DEFAULT_MAX_IDLE_CONNECTIONS = 256;
+/** The keys of RequestDefaults: a request that has none of them uses the Client's settings as is. */
+const DEFAULT_KEYS = [
+  'headers',
+  'timeout',
+  'connectTimeout',
+  'followRedirects',
+  'maxRedirections',
+  'decompress',
+  'httpVersion',
+  'ca',
+  'cert',
+  'key',
+  'rejectUnauthorized',
+  'proxy',
+  'maxResponseSize',
+  'maxHeaderSize',
+] as const;
+
+/**
+ * An HTTP client on one Multi driven by a LoopAdapter: a promise per request, connections and
+ * easy handles reused, bodies and headers collected natively unless a stream or a size limit
+ * needs them in JS.
+ *
+ * ```ts
+ * const client = new Client({ loop: libuv });
+ * const res = await client.request('https://example.com/');
+ * console.log(res.status, res.headers.get('content-type'), res.text());
+ * await client.close();
+ * ```
+ */
+export class Client {
+  readonly #multi: Multi;
+  readonly #attachment: LoopAttachment;
+  readonly #pool: EasyPool;
+  readonly #defaults: ResolvedDefaults;
+  readonly #inFlight = new Set<Transfer>();
+  readonly #timings: boolean;
+  #closing: Promise<void> | null = null;
+  /** Name of the loop adapter driving this Client. */
+  readonly loop: string;
+
+  constructor(options: ClientOptions) {
+    if (typeof options !== 'object' || options === null) {
+      throw new TypeError('Client: options must be an object with at least { loop }');
+    }
+    const { loop } = options;
+    if (typeof loop !== 'object' || loop === null || typeof loop.attach !== 'function') {
+      throw new TypeError(
+        `Client: options.loop must be a LoopAdapter (an object with attach()), got ${describe(loop)}`,
+      );
+    }
+    this.#defaults = resolveDefaults('Client', options);
+    const limits: Array<
+      ['MAX_HOST_CONNECTIONS' | 'MAX_TOTAL_CONNECTIONS' | 'MAXCONNECTS', number | undefined]
+    > = [
+      ['MAX_HOST_CONNECTIONS', checkLimit('maxConnectionsPerHost', options.maxConnectionsPerHost)],
+      ['MAX_TOTAL_CONNECTIONS', checkLimit('maxConnections', options.maxConnections)],
+      [
+        'MAXCONNECTS',
+        checkLimit('maxIdleConnections', options.maxIdleConnections) ?? DEFAULT_MAX_IDLE_CONNECTIONS,
+      ],
+    ];
+    const maxIdleHandles = checkLimit('maxIdleHandles', options.maxIdleHandles) ?? DEFAULT_MAX_IDLE_HANDLES;
+    if (options.timings !== undefined && typeof options.timings !== 'boolean') {
+      throw new TypeError(`Client: timings must be a boolean, got ${describe(options.timings)}`);
+    }
+    this.#timings = options.timings ?? true;
+    this.loop = String(loop.name);
+    this.#multi = new Multi();
+    try {
+      for (const [name, value] of limits) if (value !== undefined) this.#multi.setopt(name, value);
+      this.#attachment = loop.attach(this.#multi);
+    } catch (error) {
+      this.#multi.close();
+      throw error;
+    }
+    this.#pool = new EasyPool(optionsFor(this.#defaults), maxIdleHandles);
+  }
+
+  /** True once close() was called: new requests are refused. */
+  get closed(): boolean {
+    return this.#closing !== null;
+  }
+
+  /** Requests started and not yet settled (a streamed body counts until it ends). */
+  get inFlight(): number {
+    return this.#inFlight.size;
+  }
+
+  /**
+   * Sends a request and reads the whole response. Rejects with a CurlError for a failed
+   * transfer (code, codeName, libcurl's message, url), or with `signal.reason` when aborted.
+   * HTTP error statuses (404, 500...) are responses, not failures.
+   */
+  async request(url: string | URL, options: RequestOptions = NO_OPTIONS): Promise<Response> {
+    const t = this.#start('request', url, options, null);
+    const easy = t.pooled.easy;
+    try {
+      await this.#multi.perform(easy);
+      const body = t.bodyChunks ? Buffer.concat(t.bodyChunks, t.bodyBytes) : easy.takeBody();
+      const rawHeaders = t.headerChunks ? Buffer.concat(t.headerChunks, t.headerBytes) : easy.takeHeaders();
+      t.taken = true;
+      return new Response(
+        easy.getinfo('RESPONSE_CODE'),
+        rawHeaders,
+        body,
+        httpVersionOf(easy.getinfo('HTTP_VERSION')),
+        easy.getinfo('EFFECTIVE_URL') ?? t.url,
+        easy.getinfo('REDIRECT_COUNT'),
+        easy.getinfo('NUM_CONNECTS'),
+        this.#timings ? readTimings(easy) : null,
+      );
+    } catch (error) {
+      throw this.#failure(t, error);
+    } finally {
+      this.#finish(t);
+    }
+  }
+
+  /**
+   * Sends a request and resolves as soon as the response headers are in, with the body as a
+   * Node Readable (async iterable). The transfer pauses while the stream is full, so the body
+   * streams in bounded memory; destroying the stream ends the transfer.
+   */
+  stream(url: string | URL, options: StreamOptions = NO_OPTIONS): Promise<StreamResponse> {
+    return new Promise<StreamResponse>((resolve, reject) => {
+      const highWaterMark =
+        options.highWaterMark === undefined
+          ? DEFAULT_HIGH_WATER_MARK
+          : checkInteger('stream', 'highWaterMark', options.highWaterMark, 1);
+      let transfer: Transfer | null = null;
+      const body = new ResponseBody(highWaterMark, () => {
+        transfer?.abort(new Error('the response body stream was destroyed'));
+      });
+      const t = this.#start('stream', url, options, body);
+      transfer = t;
+      let headSent = false;
+      const sendHead = () => {
+        if (headSent) return;
+        headSent = true;
+        resolve(this.#streamHead(t, body));
+      };
+      // The first body byte means the last response's headers are complete; a body-less
+      // response is known at the end.
+      const limit = this.#limitOf(options, 'maxResponseSize');
+      t.pooled.set('WRITEFUNCTION', (chunk: Buffer) => {
+        sendHead();
+        if (limit > 0 && body.received + chunk.length > limit) return this.#overLimit(t, limit);
+        return body.accept(chunk);
+      });
+      this.#multi.perform(t.pooled.easy).then(
+        () => {
+          sendHead();
+          body.finish();
+          this.#finish(t);
+        },
+        (error: unknown) => {
+          const failure = this.#failure(t, error);
+          if (headSent) body.fail(failure);
+          else {
+            headSent = true;
+            body.destroy();
+            reject(failure);
+          }
+          this.#finish(t);
+        },
+      );
+    });
+  }
+
+  /**
+   * Ends everything: requests in flight reject (CurlError code 42, 'the Client was closed'),
+   * streamed bodies are destroyed with that error, the adapter is detached, the Multi and every
+   * handle are closed, so no fd of this Client stays open. Idempotent.
+   */
+  close(): Promise<void> {
+    if (this.#closing) return this.#closing;
+    this.#closing = new Promise<void>((resolve, reject) => {
+      const shutdown = () => {
+        // removeHandle and curl_multi_cleanup cannot run inside a libcurl callback.
+        if (this.#multi.inCallback) {
+          setImmediate(shutdown);
+          return;
+        }
+        let failure: unknown = null;
+        try {
+          for (const t of [...this.#inFlight]) {
+            t.abort(CurlError.fromCode(CurlCode.ABORTED_BY_CALLBACK, 'the Client was closed'));
+          }
+          this.#pool.close();
+          this.#attachment.detach();
+        } catch (error) {
+          failure = error;
+        }
+        // Whatever failed above, the Multi (and with it every connection) goes.
+        try {
+          this.#multi.close();
+        } catch (error) {
+          failure ??= error;
+        }
+        if (failure === null) resolve();
+        else reject(failure);
+      };
+      shutdown();
+    });
+    return this.#closing;
+  }
+
+  // --- one transfer ----------------------------------------------------------------------------
+
+  /** Validates the request, borrows a handle and sets it up. Throws before anything started. */
+  #start(where: string, url: string | URL, options: RequestOptions, body: ResponseBody | null): Transfer {
+    if (this.#closing) throw CurlMultiError.fromCode(1, `${where}: the Client is closed`);
+    const href = typeof url === 'string' ? url : url instanceof URL ? url.href : null;
+    if (href === null) throw new TypeError(`${where}: url must be a string or a URL, got ${describe(url)}`);
+    if (typeof options !== 'object' || options === null)
+      throw new TypeError(`${where}: options must be an object`);
+    const defaults = hasDefaults(options) ? resolveDefaults(where, options, this.#defaults) : this.#defaults;
+    const method = options.method === undefined ? 'GET' : checkMethod(where, options.method);
+    const requestBody = checkBody(where, method, options.body, options.bodyLength);
+    const signal = options.signal;
+    if (signal !== undefined) {
+      if (!(signal instanceof AbortSignal)) throw new TypeError(`${where}: signal must be an AbortSignal`);
+      if (signal.aborted) throw signal.reason;
+    }
+
+    const pooled = this.#pool.acquire();
+    const t = this.#transfer(pooled, href);
+    try {
+      this.#configure(t, defaults, method, requestBody, options.bodyLength, body !== null);
+      if (body) {
+        t.pauser = new Pauser(pooled.easy, (error) => t.abort(error));
+        body.attach(t.pauser);
+      }
+      if (t.upload) {
+        t.pauser ??= new Pauser(pooled.easy, (error) => t.abort(error));
+        t.upload.start(t.pauser);
+      }
+    } catch (error) {
+      pooled.dirty = true; // half set up: reset before reuse
+      t.upload?.stop();
+      this.#pool.release(pooled);
+      throw error;
+    }
+    if (signal) {
+      const onAbort = () => t.abort(signal.reason);
+      signal.addEventListener('abort', onAbort, { once: true });
+      t.removeAbortListener = () => signal.removeEventListener('abort', onAbort);
+    }
+    this.#inFlight.add(t);
+    return t;
+  }
+
+  #transfer(pooled: PooledEasy, url: string): Transfer {
+    const multi = this.#multi;
+    const t: Transfer = {
+      pooled,
+      url,
+      upload: null,
+      pauser: null,
+      bodyChunks: null,
+      bodyBytes: 0,
+      headerChunks: null,
+      headerBytes: 0,
+      limitError: null,
+      aborted: false,
+      abortReason: undefined,
+      taken: false,
+      settled: false,
+      removeAbortListener: null,
+      abort(reason: unknown) {
+        if (t.settled || t.aborted) return;
+        t.aborted = true;
+        t.abortReason = reason;
+        const remove = () => {
+          // Removing settles multi.perform (rejected), which finishes the request.
+          if (!multi.closed && pooled.easy.multi === multi) multi.removeHandle(pooled.easy);
+        };
+        if (multi.inCallback) setImmediate(remove);
+        else remove();
+      },
+    };
+    return t;
+  }
+
+  #configure(
+    t: Transfer,
+    defaults: ResolvedDefaults,
+    method: string,
+    body: RequestBodySource,
+    bodyLength: number | undefined,
+    streaming: boolean,
+  ): void {
+    const { pooled } = t;
+    pooled.easy.setopt('URL', t.url);
+    if (defaults !== this.#defaults) {
+      for (const [name, value] of changedOptions(this.#pool.base, optionsFor(defaults))) {
+        pooled.setAny(name, value);
+      }
+    }
+    if (method === 'HEAD') pooled.set('NOBODY', 1);
+    else if (body !== null) {
+      // libcurl adds 'Expect: 100-continue' to large and chunked uploads (a round trip, or a
+      // 1 s wait on servers that ignore it) and a form Content-Type to every POST: neither is
+      // what the caller asked for.
+      const extra: string[] = [];
+      if (!defaults.headerNames.has('expect')) extra.push('Expect:');
+      if (!defaults.headerNames.has('content-type')) extra.push('Content-Type:');
+      if (extra.length > 0) pooled.set('HTTPHEADER', [...defaults.headerLines, ...extra]);
+      if (body.kind === 'bytes') {
+        pooled.setDirty('POSTFIELDS', body.bytes);
+      } else {
+        t.upload = new UploadSource(body.source);
+        pooled.setDirty('POST', 1);
+        pooled.setDirty('READFUNCTION', t.upload.read);
+        pooled.setDirty('POSTFIELDSIZE_LARGE', bodyLength ?? -1);
+      }
+      if (method !== 'POST') pooled.set('CUSTOMREQUEST', method);
+    } else if (method !== 'GET') {
+      pooled.set('CUSTOMREQUEST', method);
+    }
+    const maxResponseSize = defaults.maxResponseSize;
+    if (maxResponseSize > 0 && !streaming) {
+      // libcurl checks MAXFILESIZE against Content-Length only; a chunked or compressed body
+      // is counted here as it arrives.
+      t.bodyChunks = [];
+      pooled.set('WRITEFUNCTION', (chunk: Buffer) => {
+        if (t.bodyBytes + chunk.length > maxResponseSize) return this.#overLimit(t, maxResponseSize);
+        t.bodyChunks!.push(chunk);
+        t.bodyBytes += chunk.length;
+        return undefined;
+      });
+    }
+    const maxHeaderSize = defaults.maxHeaderSize;
+    if (maxHeaderSize > 0) {
+      t.headerChunks = [];
+      let blockBytes = 0;
+      pooled.set('HEADERFUNCTION', (line: Buffer) => {
+        // Each response (redirects, 1xx) starts a new block with its status line.
+        if (isStatusLine(line)) {
+          blockBytes = 0;
+        }
+        blockBytes += line.length;
+        if (blockBytes > maxHeaderSize) {
+          t.limitError = CurlError.fromCode(
+            CurlCode.WRITE_ERROR,
+            `the response headers exceed maxHeaderSize (${maxHeaderSize} bytes)`,
+          );
+          return 0;
+        }
+        t.headerChunks!.push(line);
+        t.headerBytes += line.length;
+        return undefined;
+      });
+    }
+  }
+
+  #overLimit(t: Transfer, limit: number): number {
+    t.limitError = CurlError.fromCode(
+      CurlCode.FILESIZE_EXCEEDED,
+      `the response body exceeds maxResponseSize (${limit} bytes)`,
+    );
+    return 0;
+  }
+
+  #limitOf(options: RequestOptions, key: 'maxResponseSize'): number {
+    return options[key] ?? this.#defaults[key];
+  }
+
+  #streamHead(t: Transfer, body: ResponseBody): StreamResponse {
+    const easy = t.pooled.easy;
+    const raw = t.headerChunks ? Buffer.concat(t.headerChunks, t.headerBytes) : easy.takeHeaders();
+    return new StreamResponse(
+      easy.getinfo('RESPONSE_CODE'),
+      parseLastHeaderBlock(raw),
+      body,
+      httpVersionOf(easy.getinfo('HTTP_VERSION')),
+      easy.getinfo('EFFECTIVE_URL') ?? t.url,
+      easy.getinfo('REDIRECT_COUNT'),
+      easy.getinfo('NUM_CONNECTS'),
+    );
+  }
+
+  /** The error a failed transfer rejects with. */
+  #failure(t: Transfer, error: unknown): unknown {
+    if (t.aborted) return t.abortReason;
+    const url = error instanceof CurlError && error.url !== undefined ? error.url : t.url;
+    if (t.limitError) {
+      t.limitError.url = url;
+      return t.limitError;
+    }
+    if (t.upload?.failed) {
+      const cause = t.upload.error;
+      const detail = cause instanceof Error ? cause.message : String(cause);
+      const failure = CurlError.fromCode(CurlCode.READ_ERROR, `the request body stream failed: ${detail}`, {
+        cause,
+      });
+      failure.url = url;
+      return failure;
+    }
+    return error;
+  }
+
+  /** The transfer is over (removed from the Multi): give its handle back. */
+  #finish(t: Transfer): void {
+    t.settled = true;
+    t.pauser?.end();
+    t.upload?.stop();
+    t.removeAbortListener?.();
+    this.#inFlight.delete(t);
+    const easy: Easy = t.pooled.easy;
+    if (!easy.closed) {
+      if (easy.multi !== null && !this.#multi.closed) this.#multi.removeHandle(easy);
+      if (!t.taken) {
+        // What a failed or streamed transfer left in the native buffers must not reach the
+        // handle's next request.
+        easy.takeBody();
+        easy.takeHeaders();
+      }
+    }
+    this.#pool.release(t.pooled);
+  }
+}
+
+function hasDefaults(options: RequestOptions): boolean {
+  if (options === NO_OPTIONS) return false;
+  for (const key of DEFAULT_KEYS) if (options[key] !== undefined) return true;
+  return false;
+}
+
+function checkLimit(name: string, value: number | undefined): number | undefined {
+  return value === undefined ? undefined : checkInteger('Client', name, value, 0);
+}
+
+const HTTP_SLASH = 0x48545450; // 'HTTP'
+
+function isStatusLine(line: Buffer): boolean {
+  return line.length >= 5 && line.readUInt32BE(0) === HTTP_SLASH && line[4] === 0x2f;
+}

@@ -1,0 +1,247 @@
+import type { Readable } from 'node:stream';
+import type { LoopAdapter } from '../contract.js';
+
+/** '1.1': HTTP/1.1 only. '2': h2 over TLS through ALPN, HTTP/1.1 for http:// (libcurl's
+ * CURL_HTTP_VERSION_2TLS). 'h2c': HTTP/2 with prior knowledge, also for http://. */
+export type HttpVersion = '1.1' | '2' | 'h2c';
+
+/** Request headers: an object (an array value repeats the header) or an array of [name, value]. */
+export type HeadersInit =
+  | Readonly<Record<string, string | number | readonly string[]>>
+  | ReadonlyArray<readonly [string, string]>;
+
+/** What a request can send. Streams are uploaded as they produce data, never buffered whole. */
+export type RequestBody = string | Buffer | Uint8Array | Readable | AsyncIterable<Uint8Array | string>;
+
+/** Settings a Client holds as defaults and a request may override. */
+export interface RequestDefaults {
+  headers?: HeadersInit;
+  /** Whole-transfer timeout in ms (TIMEOUT_MS); 0 or unset: none. */
+  timeout?: number;
+  /** Connect-phase timeout in ms (CONNECTTIMEOUT_MS); unset: libcurl's 300 s. */
+  connectTimeout?: number;
+  /** Follow redirects (default true), at most `maxRedirections` (default 10) of them. */
+  followRedirects?: boolean;
+  maxRedirections?: number;
+  /** Ask for and decode gzip/deflate/br bodies (ACCEPT_ENCODING ''; default true). */
+  decompress?: boolean;
+  /** Default '2' (libcurl's own default). */
+  httpVersion?: HttpVersion;
+  /** PEM CA certificates to trust instead of the system's (CAINFO_BLOB). */
+  ca?: string | Buffer;
+  /** PEM client certificate and key (SSLCERT_BLOB, SSLKEY_BLOB). */
+  cert?: string | Buffer;
+  key?: string | Buffer;
+  /** Verify the server's certificate and name (default true). */
+  rejectUnauthorized?: boolean;
+  /** Proxy URL. Unset: no proxy, and proxy environment variables are ignored; 'env': libcurl
+   * reads http_proxy/https_proxy/no_proxy itself. */
+  proxy?: string;
+  /** Largest response body accepted, in bytes (MAXFILESIZE_LARGE plus a check as data arrives);
+   * a bigger one fails with CurlError code 63. */
+  maxResponseSize?: number;
+  /** Largest response header block accepted, in bytes; a bigger one fails with code 23. */
+  maxHeaderSize?: number;
+}
+
+export interface ClientOptions extends RequestDefaults {
+  /** The event-loop adapter that drives the Client's Multi. */
+  loop: LoopAdapter;
+  /** Connections at once to one host (MAX_HOST_CONNECTIONS); 0: no limit (default). */
+  maxConnectionsPerHost?: number;
+  /** Connections at once in total (MAX_TOTAL_CONNECTIONS); 0: no limit (default). */
+  maxConnections?: number;
+  /** Idle connections kept for reuse (MAXCONNECTS; default 256). libcurl's own default, four
+   * per transfer still added, shrinks as transfers finish and closes connections a moment
+   * before the next request could have reused them. */
+  maxIdleConnections?: number;
+  /** Easy handles kept for reuse between requests (default 1024). */
+  maxIdleHandles?: number;
+  /** Read the phase timings of every response (default true); false makes response.timings
+   * null and saves seven getinfo calls per request. */
+  timings?: boolean;
+}
+
+export interface RequestOptions extends RequestDefaults {
+  /** Default 'GET'. */
+  method?: string;
+  body?: RequestBody | null;
+  /** Length of a stream body when known (sent as Content-Length); otherwise HTTP/1.1 uses
+   * chunked transfer encoding. */
+  bodyLength?: number;
+  signal?: AbortSignal;
+}
+
+export interface StreamOptions extends RequestOptions {
+  /** Bytes the body stream buffers before the transfer pauses (default 64 KiB). */
+  highWaterMark?: number;
+}
+
+/** Client defaults after validation. */
+export interface ResolvedDefaults {
+  headerLines: string[];
+  headerNames: Set<string>;
+  timeout: number;
+  connectTimeout: number;
+  followRedirects: boolean;
+  maxRedirections: number;
+  decompress: boolean;
+  httpVersion: HttpVersion;
+  ca: Buffer | undefined;
+  cert: Buffer | undefined;
+  key: Buffer | undefined;
+  rejectUnauthorized: boolean;
+  proxy: string | undefined;
+  maxResponseSize: number;
+  maxHeaderSize: number;
+}
+
+const HTTP_VERSIONS: readonly HttpVersion[] = ['1.1', '2', 'h2c'];
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+const BAD_VALUE = /[\r\n\0]/;
+
+export function checkInteger(where: string, name: string, value: unknown, min: number): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min) {
+    throw new RangeError(`${where}: ${name} must be an integer >= ${min}, got ${describe(value)}`);
+  }
+  return value;
+}
+
+function checkBoolean(where: string, name: string, value: unknown): boolean {
+  if (typeof value !== 'boolean')
+    throw new TypeError(`${where}: ${name} must be a boolean, got ${describe(value)}`);
+  return value;
+}
+
+function checkPem(where: string, name: string, value: unknown): Buffer {
+  if (typeof value === 'string') return Buffer.from(value);
+  if (Buffer.isBuffer(value)) return value;
+  throw new TypeError(`${where}: ${name} must be a PEM string or Buffer, got ${describe(value)}`);
+}
+
+export function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (typeof value === 'string')
+    return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}...` : value);
+  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint')
+    return String(value);
+  if (Array.isArray(value)) return 'an array';
+  return typeof value === 'object' ? 'an object' : typeof value;
+}
+
+export function checkMethod(where: string, value: unknown): string {
+  if (typeof value !== 'string' || !TOKEN.test(value)) {
+    throw new TypeError(`${where}: method must be an HTTP token such as 'GET', got ${describe(value)}`);
+  }
+  return value.toUpperCase();
+}
+
+/** Header lines for libcurl's HTTPHEADER ('Name: value'; 'Name;' sends an empty value). */
+export function headerLines(where: string, init: unknown): { lines: string[]; names: Set<string> } {
+  const lines: string[] = [];
+  const names = new Set<string>();
+  const add = (name: unknown, value: unknown) => {
+    if (typeof name !== 'string' || !TOKEN.test(name)) {
+      throw new TypeError(`${where}: header name ${describe(name)} is not an HTTP token`);
+    }
+    const text = typeof value === 'number' ? String(value) : value;
+    if (typeof text !== 'string' || BAD_VALUE.test(text)) {
+      throw new TypeError(`${where}: header ${name} must have a string value without CR, LF or NUL`);
+    }
+    names.add(name.toLowerCase());
+    lines.push(text === '' ? `${name};` : `${name}: ${text}`);
+  };
+  if (Array.isArray(init)) {
+    for (const pair of init) {
+      if (!Array.isArray(pair) || pair.length !== 2) {
+        throw new TypeError(`${where}: headers given as an array must hold [name, value] pairs`);
+      }
+      add(pair[0], pair[1]);
+    }
+  } else if (typeof init === 'object' && init !== null) {
+    for (const [name, value] of Object.entries(init)) {
+      if (Array.isArray(value)) for (const v of value) add(name, v);
+      else add(name, value);
+    }
+  } else {
+    throw new TypeError(`${where}: headers must be an object or an array of [name, value] pairs`);
+  }
+  return { lines, names };
+}
+
+/** Validates the settings shared by the Client and each request, over `base`. */
+export function resolveDefaults(
+  where: string,
+  options: RequestDefaults,
+  base?: ResolvedDefaults,
+): ResolvedDefaults {
+  const r: ResolvedDefaults = base
+    ? { ...base }
+    : {
+        headerLines: [],
+        headerNames: new Set(),
+        timeout: 0,
+        connectTimeout: 0,
+        followRedirects: true,
+        maxRedirections: 10,
+        decompress: true,
+        httpVersion: '2',
+        ca: undefined,
+        cert: undefined,
+        key: undefined,
+        rejectUnauthorized: true,
+        proxy: undefined,
+        maxResponseSize: 0,
+        maxHeaderSize: 0,
+      };
+  if (options.headers !== undefined) {
+    const { lines, names } = headerLines(where, options.headers);
+    // A request's header replaces the Client's header of the same name.
+    const kept = base ? base.headerLines.filter((line) => !names.has(headerNameOf(line))) : [];
+    r.headerLines = [...kept, ...lines];
+    r.headerNames = new Set([...(base ? [...base.headerNames].filter((n) => !names.has(n)) : []), ...names]);
+  }
+  if (options.timeout !== undefined) r.timeout = checkInteger(where, 'timeout', options.timeout, 0);
+  if (options.connectTimeout !== undefined) {
+    r.connectTimeout = checkInteger(where, 'connectTimeout', options.connectTimeout, 0);
+  }
+  if (options.followRedirects !== undefined) {
+    r.followRedirects = checkBoolean(where, 'followRedirects', options.followRedirects);
+  }
+  if (options.maxRedirections !== undefined) {
+    r.maxRedirections = checkInteger(where, 'maxRedirections', options.maxRedirections, 0);
+  }
+  if (options.decompress !== undefined) r.decompress = checkBoolean(where, 'decompress', options.decompress);
+  if (options.httpVersion !== undefined) {
+    if (!HTTP_VERSIONS.includes(options.httpVersion)) {
+      throw new RangeError(
+        `${where}: httpVersion must be one of ${HTTP_VERSIONS.map((v) => `'${v}'`).join(', ')}, got ${describe(options.httpVersion)}`,
+      );
+    }
+    r.httpVersion = options.httpVersion;
+  }
+  if (options.ca !== undefined) r.ca = checkPem(where, 'ca', options.ca);
+  if (options.cert !== undefined) r.cert = checkPem(where, 'cert', options.cert);
+  if (options.key !== undefined) r.key = checkPem(where, 'key', options.key);
+  if (options.rejectUnauthorized !== undefined) {
+    r.rejectUnauthorized = checkBoolean(where, 'rejectUnauthorized', options.rejectUnauthorized);
+  }
+  if (options.proxy !== undefined) {
+    if (typeof options.proxy !== 'string' || options.proxy === '' || BAD_VALUE.test(options.proxy)) {
+      throw new TypeError(`${where}: proxy must be a proxy URL or 'env', got ${describe(options.proxy)}`);
+    }
+    r.proxy = options.proxy;
+  }
+  if (options.maxResponseSize !== undefined) {
+    r.maxResponseSize = checkInteger(where, 'maxResponseSize', options.maxResponseSize, 1);
+  }
+  if (options.maxHeaderSize !== undefined) {
+    r.maxHeaderSize = checkInteger(where, 'maxHeaderSize', options.maxHeaderSize, 1);
+  }
+  return r;
+}
+
+export function headerNameOf(line: string): string {
+  const end = line.search(/[:;]/);
+  return (end < 0 ? line : line.slice(0, end)).toLowerCase();
+}

@@ -1,0 +1,131 @@
+import type { Readable } from 'node:stream';
+import type { Easy } from '../easy.js';
+import { parseLastHeaderBlock, type ResponseHeaders } from './headers.js';
+
+/** The HTTP version a response came over: libcurl's CURLINFO_HTTP_VERSION as text. */
+export type ResponseHttpVersion = '1.0' | '1.1' | '2' | '3' | 'unknown';
+
+/**
+ * When each phase of the transfer ended, in microseconds from its start (libcurl's *_TIME_T
+ * infos). Phases that did not happen (no DNS for an IP, no TLS for http://, a reused
+ * connection) are 0 or equal to the phase before.
+ */
+export interface Timings {
+  nameLookup: number;
+  connect: number;
+  /** TLS handshake done (APPCONNECT_TIME_T). */
+  tlsHandshake: number;
+  preTransfer: number;
+  /** First response byte (STARTTRANSFER_TIME_T). */
+  firstByte: number;
+  total: number;
+  /** Time spent in redirects before the last request (REDIRECT_TIME_T). */
+  redirect: number;
+}
+
+/** What every response tells besides its body. */
+export interface ResponseHead {
+  readonly status: number;
+  readonly headers: ResponseHeaders;
+  readonly httpVersion: ResponseHttpVersion;
+  /** The URL of the last request (after redirects): EFFECTIVE_URL. */
+  readonly url: string;
+  /** Redirects followed. */
+  readonly redirects: number;
+  /** New connections this transfer opened (NUM_CONNECTS): 0 when it reused one. */
+  readonly connectionsOpened: number;
+}
+
+/** A response with its body read whole. */
+export class Response implements ResponseHead {
+  #rawHeaders: Buffer | null;
+  #headers: ResponseHeaders | null = null;
+
+  /** `rawHeaders`: libcurl's header bytes, parsed on first use of `headers`. */
+  constructor(
+    readonly status: number,
+    rawHeaders: Buffer,
+    readonly body: Buffer,
+    readonly httpVersion: ResponseHttpVersion,
+    readonly url: string,
+    readonly redirects: number,
+    readonly connectionsOpened: number,
+    /** Null when the Client was made with `timings: false`. */
+    readonly timings: Timings | null,
+  ) {
+    this.#rawHeaders = rawHeaders;
+  }
+
+  /** The last response's header fields (after redirects and 1xx responses). */
+  get headers(): ResponseHeaders {
+    if (this.#headers === null) {
+      this.#headers = parseLastHeaderBlock(this.#rawHeaders!);
+      this.#rawHeaders = null;
+    }
+    return this.#headers;
+  }
+
+  text(encoding: BufferEncoding = 'utf8'): string {
+    return this.body.toString(encoding);
+  }
+
+  /** The body parsed as JSON; a SyntaxError for a body that is not JSON. */
+  json<T = unknown>(): T {
+    return JSON.parse(this.body.toString('utf8')) as T;
+  }
+}
+
+/** A response whose body arrives as a stream, resolved as soon as its headers are in. */
+export class StreamResponse implements ResponseHead {
+  constructor(
+    readonly status: number,
+    readonly headers: ResponseHeaders,
+    readonly body: Readable,
+    readonly httpVersion: ResponseHttpVersion,
+    readonly url: string,
+    readonly redirects: number,
+    readonly connectionsOpened: number,
+  ) {}
+
+  /** Reads the rest of the body into one Buffer. */
+  async buffer(): Promise<Buffer> {
+    const chunks: Buffer[] = [];
+    for await (const chunk of this.body) chunks.push(chunk as Buffer);
+    return Buffer.concat(chunks);
+  }
+
+  async text(encoding: BufferEncoding = 'utf8'): Promise<string> {
+    return (await this.buffer()).toString(encoding);
+  }
+
+  async json<T = unknown>(): Promise<T> {
+    return JSON.parse(await this.text()) as T;
+  }
+}
+
+export function httpVersionOf(value: number): ResponseHttpVersion {
+  switch (value) {
+    case 1:
+      return '1.0';
+    case 2:
+      return '1.1';
+    case 3:
+      return '2';
+    case 30:
+      return '3';
+    default:
+      return 'unknown';
+  }
+}
+
+export function readTimings(easy: Easy): Timings {
+  return {
+    nameLookup: easy.getinfo('NAMELOOKUP_TIME_T'),
+    connect: easy.getinfo('CONNECT_TIME_T'),
+    tlsHandshake: easy.getinfo('APPCONNECT_TIME_T'),
+    preTransfer: easy.getinfo('PRETRANSFER_TIME_T'),
+    firstByte: easy.getinfo('STARTTRANSFER_TIME_T'),
+    total: easy.getinfo('TOTAL_TIME_T'),
+    redirect: easy.getinfo('REDIRECT_TIME_T'),
+  };
+}
