@@ -23,9 +23,13 @@ function nodeDir() {
 }
 
 function run(args) {
-  const result = spawnSync(process.execPath, [nodeGyp, ...args, `--nodedir=${nodeDir()}`, '--jobs=max', '--loglevel=warn'], {
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
+  const result = spawnSync(
+    process.execPath,
+    [nodeGyp, ...args, `--nodedir=${nodeDir()}`, '--jobs=max', '--loglevel=warn'],
+    {
+      stdio: ['ignore', 'ignore', 'inherit'],
+    },
+  );
   if (result.status !== 0) process.exit(result.status ?? 1);
 }
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Adds up the vitest JSON reports of every package into the one line CI reads:
 // "N passed, N failed". Exits 1 when no report exists or a report counted no test at all.
-import { readdirSync, readFileSync, existsSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 let passed = 0;
@@ -18,7 +18,9 @@ for (const group of ['packages', 'apps']) {
     passed += report.numPassedTests;
     failed += report.numFailedTests + (report.numRuntimeErrorTestSuites ?? 0);
     skipped += report.numPendingTests + report.numTodoTests;
-    const suitesFailed = report.testResults.filter((r) => r.status === 'failed' && r.assertionResults.length === 0);
+    const suitesFailed = report.testResults.filter(
+      (r) => r.status === 'failed' && r.assertionResults.length === 0,
+    );
     failed += suitesFailed.length;
     console.log(`${join(group, name)}: ${report.numPassedTests} passed, ${report.numFailedTests} failed`);
   }
