@@ -107,6 +107,15 @@ describe.each(adapters)('Client over $name', ({ name, adapter }) => {
   });
 
   describe('HTTP/1.1', () => {
+    it(`${name}: repeated response headers are all kept, in order, over HTTP/1.1 and h2`, async () => {
+      open();
+      for (const base of [http.url, h2.url]) {
+        const res = await client.request(`${base}/repeated/3`, { ca: certs.caCert });
+        expect(res.headers.getAll('x-repeated')).toEqual(['v0', 'v1', 'v2']);
+        expect(res.headers.getAll('Set-Cookie')).toEqual(['c0=0', 'c1=1', 'c2=2']);
+      }
+    });
+
     it(`${name}: GET returns status, headers, body, version, url and timings`, async () => {
       open();
       const res = await client.request(`${http.url}/small`);

@@ -102,7 +102,10 @@ function respond(
     case 'body':
     case 'no-body': {
       res.statusCode = plan.status;
-      for (const [k, v] of plan.headers) res.setHeader(k, v);
+      // setHeader replaces: a repeated header goes in as one array of values.
+      const values = new Map<string, string[]>();
+      for (const [k, v] of plan.headers) values.set(k, [...(values.get(k) ?? []), v]);
+      for (const [k, v] of values) res.setHeader(k, v);
       if (plan.kind === 'body') {
         res.setHeader('content-length', Buffer.byteLength(plan.body));
         res.end(plan.body);

@@ -93,6 +93,14 @@ export function planRoute(method: string, url: string): RoutePlan {
       for (let i = 0; i < n; i++) headers.push([`x-h-${i}`, `v${i}`]);
       return text(200, `${n} headers\n`, headers);
     }
+    case 'repeated': {
+      // n headers of one name, and n Set-Cookie lines: a client must keep every one.
+      const n = intParam(arg, MAX_HEADERS);
+      if (n === null) return text(400, `n must be 0..${MAX_HEADERS}\n`);
+      const headers: Array<[string, string]> = [];
+      for (let i = 0; i < n; i++) headers.push(['x-repeated', `v${i}`], ['set-cookie', `c${i}=${i}`]);
+      return text(200, `${n} repeated\n`, headers);
+    }
     default:
       return text(404, 'not found\n');
   }
