@@ -1,5 +1,6 @@
 #include "easy.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <mutex>
@@ -148,6 +149,7 @@ Napi::Function EasyHandle::Init(Napi::Env env) {
                      {
                          InstanceMethod<&EasyHandle::SetOpt>("setopt"),
                          InstanceMethod<&EasyHandle::GetInfo>("getinfo"),
+                         InstanceMethod<&EasyHandle::GetInfos>("getinfos"),
                          InstanceMethod<&EasyHandle::Pause>("pause"),
                          InstanceMethod<&EasyHandle::Reset>("reset"),
                          InstanceMethod<&EasyHandle::DupHandle>("duphandle"),
@@ -187,6 +189,7 @@ EasyHandle::EasyHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<EasyHa
 }
 
 EasyHandle::~EasyHandle() {
+  finalizing_ = true;  // curl_easy_cleanup may still call DEBUGFUNCTION: no JS from a finalizer
   ReleaseNative();
 }
 
@@ -436,7 +439,23 @@ void EasyHandle::SetCallback(Napi::Env env, CURLoption id, const char* name,
 Napi::Value EasyHandle::GetInfo(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   CheckOpen(env, "getinfo");
-  std::string name = ToName(info[0], "getinfo");
+  return Info(env, ToName(info[0], "getinfo"));
+}
+
+// Several infos in one crossing: a client reading status, version, URL and timings per response
+// would otherwise pay a JS-to-C++ call for each.
+Napi::Value EasyHandle::GetInfos(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  CheckOpen(env, "getinfos");
+  if (!info[0].IsArray()) throw Napi::TypeError::New(env, "getinfos: expected an array of names");
+  Napi::Array names = info[0].As<Napi::Array>();
+  const uint32_t count = names.Length();
+  Napi::Array result = Napi::Array::New(env, count);
+  for (uint32_t i = 0; i < count; i++) result.Set(i, Info(env, ToName(names.Get(i), "getinfos")));
+  return result;
+}
+
+Napi::Value EasyHandle::Info(Napi::Env env, const std::string& name) {
   static const std::unordered_map<std::string, CURLINFO> infos = {
 #define MULTISOCK_INFO(n) {#n, CURLINFO_##n},
 #define MULTISOCK_EASY_CODE(n)
@@ -612,11 +631,18 @@ static Napi::Value TakeBuffer(Napi::Env env, std::vector<char>& bytes) {
     bytes.clear();
     return copy;
   }
-  // Large bodies are handed over without a copy.
+  // Large bodies are handed over without a copy. V8 does not see memory behind an external
+  // buffer, so it is reported: otherwise the GC runs too late while many large bodies arrive.
   auto* owned = new std::vector<char>(std::move(bytes));
   bytes = std::vector<char>();
+  const auto reported = static_cast<int64_t>(owned->capacity());
+  Napi::MemoryManagement::AdjustExternalMemory(env, reported);
   return Napi::Buffer<char>::New(
-      env, owned->data(), owned->size(), [](Napi::Env, char*, std::vector<char>* v) { delete v; },
+      env, owned->data(), owned->size(),
+      [](Napi::Env env, char*, std::vector<char>* v) {
+        Napi::MemoryManagement::AdjustExternalMemory(env, -static_cast<int64_t>(v->capacity()));
+        delete v;
+      },
       owned);
 }
 
@@ -658,7 +684,7 @@ Napi::Value EasyHandle::ListOptions(const Napi::CallbackInfo& info) {
 // --- libcurl callbacks -------------------------------------------------------------------------
 
 bool EasyHandle::CanCallJs() const {
-  return !abortPending_ && !Data(Env()).tearingDown;
+  return !abortPending_ && !finalizing_ && !Data(Env()).tearingDown;
 }
 
 void EasyHandle::RecordCallbackError(Napi::Value error) {
@@ -669,6 +695,16 @@ void EasyHandle::RecordCallbackError(Napi::Value error) {
 size_t EasyHandle::CollectBody(char* data, size_t size, size_t count, void* userp) {
   auto* self = static_cast<EasyHandle*>(userp);
   if (self->abortPending_) return 0;
+  if (self->body_.empty()) {
+    // Room for the whole body at once, rather than regrowing it chunk by chunk. The length is
+    // the server's word, so only a bounded amount is reserved on it.
+    constexpr curl_off_t kMaxReserve = 64 * 1024 * 1024;
+    curl_off_t length = -1;
+    if (curl_easy_getinfo(self->handle_, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &length) == CURLE_OK &&
+        length > 0) {
+      self->body_.reserve(static_cast<size_t>(std::min(length, kMaxReserve)));
+    }
+  }
   self->body_.insert(self->body_.end(), data, data + size * count);
   return size * count;
 }

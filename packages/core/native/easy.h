@@ -36,6 +36,8 @@ class EasyHandle : public Napi::ObjectWrap<EasyHandle> {
  private:
   Napi::Value SetOpt(const Napi::CallbackInfo& info);
   Napi::Value GetInfo(const Napi::CallbackInfo& info);
+  Napi::Value GetInfos(const Napi::CallbackInfo& info);
+  Napi::Value Info(Napi::Env env, const std::string& name);
   Napi::Value Pause(const Napi::CallbackInfo& info);
   Napi::Value Reset(const Napi::CallbackInfo& info);
   Napi::Value DupHandle(const Napi::CallbackInfo& info);

@@ -64,7 +64,7 @@ MultiHandle::~MultiHandle() {
 }
 
 bool MultiHandle::CanCallJs() const {
-  return !Data(Env()).tearingDown;
+  return !silent_ && !Data(Env()).tearingDown;
 }
 
 void MultiHandle::CheckUsable(Napi::Env env, const char* where) const {

@@ -14,6 +14,10 @@ interface NativeEasy {
   setopt<K extends keyof EasyOptions>(name: K, value: EasyOptions[K]): void;
   /** curl_easy_getinfo by name. */
   getinfo<K extends keyof EasyInfos>(name: K): EasyInfos[K];
+  /** Several infos in one call: `getinfos(['RESPONSE_CODE', 'TOTAL_TIME_T'])` -> [200, 1234]. */
+  getinfos<const K extends readonly (keyof EasyInfos)[]>(
+    names: K,
+  ): { -readonly [I in keyof K]: EasyInfos[K[I]] };
   /** curl_easy_duphandle: a new Easy with the same options, callbacks and PRIVATE value. */
   duphandle(): Easy;
   /** curl_easy_pause with Pause bits. */

@@ -68,7 +68,13 @@ export class Multi extends (addon.Multi as unknown as new () => NativeMulti) {
     super.removeHandle(easy);
     // libcurl drops a removed handle's queued message (CONTRACT statement 31).
     if (this.#messages.length > 0) this.#messages = this.#messages.filter((m) => m.easy !== easy);
-    this.#settle(easy, CurlError.fromCode(42, 'the transfer was removed from its Multi before it finished'));
+    // Built only when a perform() waits: an Error's stack trace costs microseconds.
+    if (this.#pending.has(easy)) {
+      this.#settle(
+        easy,
+        CurlError.fromCode(42, 'the transfer was removed from its Multi before it finished'),
+      );
+    }
   }
 
   /** curl_multi_cleanup. Callbacks may run during it; afterwards every close listener has run

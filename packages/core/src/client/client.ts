@@ -19,7 +19,7 @@ import {
 } from './options.js';
 import { Pauser } from './pauser.js';
 import { checkBody, type RequestBodySource } from './request-body.js';
-import { httpVersionOf, Response, readTimings, StreamResponse } from './response.js';
+import { Response, readResponseInfo, StreamResponse } from './response.js';
 import type { Transfer } from './transfer.js';
 import { UploadSource } from './upload.js';
 
@@ -65,6 +65,9 @@ export class Client {
   readonly #inFlight = new Set<Transfer>();
   readonly #timings: boolean;
   #closing: Promise<void> | null = null;
+  /** MAXCONNECTS now, and whether the caller chose it. */
+  #idleConnections: number;
+  readonly #fixedIdleConnections: boolean;
   /** Name of the loop adapter driving this Client. */
   readonly loop: string;
 
@@ -79,15 +82,15 @@ export class Client {
       );
     }
     this.#defaults = resolveDefaults('Client', options);
+    const idle = checkLimit('maxIdleConnections', options.maxIdleConnections);
+    this.#fixedIdleConnections = idle !== undefined;
+    this.#idleConnections = idle ?? DEFAULT_MAX_IDLE_CONNECTIONS;
     const limits: Array<
       ['MAX_HOST_CONNECTIONS' | 'MAX_TOTAL_CONNECTIONS' | 'MAXCONNECTS', number | undefined]
     > = [
       ['MAX_HOST_CONNECTIONS', checkLimit('maxConnectionsPerHost', options.maxConnectionsPerHost)],
       ['MAX_TOTAL_CONNECTIONS', checkLimit('maxConnections', options.maxConnections)],
-      [
-        'MAXCONNECTS',
-        checkLimit('maxIdleConnections', options.maxIdleConnections) ?? DEFAULT_MAX_IDLE_CONNECTIONS,
-      ],
+      ['MAXCONNECTS', this.#idleConnections],
     ];
     const maxIdleHandles = checkLimit('maxIdleHandles', options.maxIdleHandles) ?? DEFAULT_MAX_IDLE_HANDLES;
     if (options.timings !== undefined && typeof options.timings !== 'boolean') {
@@ -129,15 +132,16 @@ export class Client {
       const body = t.bodyChunks ? Buffer.concat(t.bodyChunks, t.bodyBytes) : easy.takeBody();
       const rawHeaders = t.headerChunks ? Buffer.concat(t.headerChunks, t.headerBytes) : easy.takeHeaders();
       t.taken = true;
+      const info = readResponseInfo(easy, this.#timings);
       return new Response(
-        easy.getinfo('RESPONSE_CODE'),
+        info.status,
         rawHeaders,
         body,
-        httpVersionOf(easy.getinfo('HTTP_VERSION')),
-        easy.getinfo('EFFECTIVE_URL') ?? t.url,
-        easy.getinfo('REDIRECT_COUNT'),
-        easy.getinfo('NUM_CONNECTS'),
-        this.#timings ? readTimings(easy) : null,
+        info.httpVersion,
+        info.url ?? t.url,
+        info.redirects,
+        info.connectionsOpened,
+        info.timings,
       );
     } catch (error) {
       throw this.#failure(t, error);
@@ -277,7 +281,17 @@ export class Client {
       t.removeAbortListener = () => signal.removeEventListener('abort', onAbort);
     }
     this.#inFlight.add(t);
+    this.#growIdleCache();
     return t;
+  }
+
+  /** Unless the caller fixed maxIdleConnections, the idle cache grows to the concurrency seen, so
+   * a burst of completions never closes connections the next requests will reuse. */
+  #growIdleCache(): void {
+    if (this.#fixedIdleConnections || this.#inFlight.size <= this.#idleConnections) return;
+    if (this.#multi.inCallback) return; // setopt is refused there; the next request grows it
+    this.#idleConnections = Math.max(this.#inFlight.size, this.#idleConnections * 2);
+    this.#multi.setopt('MAXCONNECTS', this.#idleConnections);
   }
 
   #transfer(pooled: PooledEasy, url: string): Transfer {
@@ -399,14 +413,15 @@ export class Client {
   #streamHead(t: Transfer, body: ResponseBody): StreamResponse {
     const easy = t.pooled.easy;
     const raw = t.headerChunks ? Buffer.concat(t.headerChunks, t.headerBytes) : easy.takeHeaders();
+    const info = readResponseInfo(easy, false);
     return new StreamResponse(
-      easy.getinfo('RESPONSE_CODE'),
+      info.status,
       parseLastHeaderBlock(raw),
       body,
-      httpVersionOf(easy.getinfo('HTTP_VERSION')),
-      easy.getinfo('EFFECTIVE_URL') ?? t.url,
-      easy.getinfo('REDIRECT_COUNT'),
-      easy.getinfo('NUM_CONNECTS'),
+      info.httpVersion,
+      info.url ?? t.url,
+      info.redirects,
+      info.connectionsOpened,
     );
   }
 

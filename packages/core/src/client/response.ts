@@ -103,7 +103,7 @@ export class StreamResponse implements ResponseHead {
   }
 }
 
-export function httpVersionOf(value: number): ResponseHttpVersion {
+function httpVersionOf(value: number): ResponseHttpVersion {
   switch (value) {
     case 1:
       return '1.0';
@@ -118,14 +118,62 @@ export function httpVersionOf(value: number): ResponseHttpVersion {
   }
 }
 
-export function readTimings(easy: Easy): Timings {
+const HEAD_INFOS = [
+  'RESPONSE_CODE',
+  'HTTP_VERSION',
+  'EFFECTIVE_URL',
+  'REDIRECT_COUNT',
+  'NUM_CONNECTS',
+] as const;
+const TIMED_INFOS = [
+  ...HEAD_INFOS,
+  'NAMELOOKUP_TIME_T',
+  'CONNECT_TIME_T',
+  'APPCONNECT_TIME_T',
+  'PRETRANSFER_TIME_T',
+  'STARTTRANSFER_TIME_T',
+  'TOTAL_TIME_T',
+  'REDIRECT_TIME_T',
+] as const;
+
+/** What a response reports besides headers and body, read in one native call. */
+export interface ResponseInfo {
+  status: number;
+  httpVersion: ResponseHttpVersion;
+  url: string | null;
+  redirects: number;
+  connectionsOpened: number;
+  timings: Timings | null;
+}
+
+export function readResponseInfo(easy: Easy, withTimings: boolean): ResponseInfo {
+  if (!withTimings) {
+    const [status, version, url, redirects, connects] = easy.getinfos(HEAD_INFOS);
+    return {
+      status,
+      httpVersion: httpVersionOf(version),
+      url,
+      redirects,
+      connectionsOpened: connects,
+      timings: null,
+    };
+  }
+  const [status, version, url, redirects, connects, nameLookup, connect, tls, pre, first, total, redirect] =
+    easy.getinfos(TIMED_INFOS);
   return {
-    nameLookup: easy.getinfo('NAMELOOKUP_TIME_T'),
-    connect: easy.getinfo('CONNECT_TIME_T'),
-    tlsHandshake: easy.getinfo('APPCONNECT_TIME_T'),
-    preTransfer: easy.getinfo('PRETRANSFER_TIME_T'),
-    firstByte: easy.getinfo('STARTTRANSFER_TIME_T'),
-    total: easy.getinfo('TOTAL_TIME_T'),
-    redirect: easy.getinfo('REDIRECT_TIME_T'),
+    status,
+    httpVersion: httpVersionOf(version),
+    url,
+    redirects,
+    connectionsOpened: connects,
+    timings: {
+      nameLookup,
+      connect,
+      tlsHandshake: tls,
+      preTransfer: pre,
+      firstByte: first,
+      total,
+      redirect,
+    },
   };
 }
