@@ -143,7 +143,7 @@ describe.each(modes)(`kqueue adapter, %s (${backendName})`, (_name, makeMode) =>
       expect(batch.has(entry.fd)).toBe(false); // READ and WRITE were coalesced
       batch.add(entry.fd);
     }
-    expect(await fdsBackTo(baseline)).toBe(baseline);
+    expect(await fdsBackTo(baseline)).toBeLessThanOrEqual(baseline);
   });
 
   it('GETs 40 bodies byte-exact, 8 in flight, and ends with nothing registered', async () => {
@@ -268,7 +268,7 @@ describe(`KqueueReactor (${backendName})`, () => {
   afterEach(async () => {
     multi.close();
     reactor.close();
-    expect(await fdsBackTo(baseline)).toBe(baseline);
+    expect(await fdsBackTo(baseline)).toBeLessThanOrEqual(baseline);
   });
 
   it('run() returns once nothing is left, with the transfers done', async () => {
