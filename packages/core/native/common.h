@@ -3,6 +3,10 @@
 #pragma once
 
 #include <curl/curl.h>
+// A JS call that worker.terminate() cuts short leaves a non-object "exception" behind, and
+// node-addon-api's Napi::Error, wrapping it, would abort the whole process (FATAL ERROR:
+// Error::Error napi_define_properties). With this it throws an ordinary Napi::Error.
+#define NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS
 #include <napi.h>
 
 #include <string>

@@ -211,9 +211,10 @@ void EasyHandle::ApplyInternalOptions() {
   // Node runs threads and ignores SIGPIPE already; libcurl's signal juggling per transfer is
   // pure cost here (DESIGN.md, Performance).
   curl_easy_setopt(handle_, CURLOPT_NOSIGNAL, 1L);
-  // The *DATA pointers of optional callbacks are set only with their function: libcurl's
-  // default read callback would fread() from READDATA.
-  if (!read_.IsEmpty()) curl_easy_setopt(handle_, CURLOPT_READDATA, this);
+  // libcurl's default read callback is fread() on stdin: an upload without READFUNCTION (UPLOAD,
+  // POST without a body) would block the loop reading the process's stdin and send it away.
+  curl_easy_setopt(handle_, CURLOPT_READFUNCTION, read_.IsEmpty() ? NoBody : JsRead);
+  curl_easy_setopt(handle_, CURLOPT_READDATA, this);
   if (!seek_.IsEmpty()) curl_easy_setopt(handle_, CURLOPT_SEEKDATA, this);
   if (!xferinfo_.IsEmpty()) curl_easy_setopt(handle_, CURLOPT_XFERINFODATA, this);
   if (!debug_.IsEmpty()) curl_easy_setopt(handle_, CURLOPT_DEBUGDATA, this);
@@ -222,6 +223,9 @@ void EasyHandle::ApplyInternalOptions() {
 void EasyHandle::ClearOptionState() {
   for (auto& entry : slists_) curl_slist_free_all(entry.second);
   slists_.clear();
+  for (curl_slist* list : retiredSlists_) curl_slist_free_all(list);
+  retiredSlists_.clear();
+  postFieldsSize_ = -1;
   write_.Reset();
   header_.Reset();
   read_.Reset();
@@ -246,6 +250,8 @@ void EasyHandle::Check(Napi::Env env, CURLcode code, const char* name) {
 }
 
 void EasyHandle::PrepareTransfer() {
+  for (curl_slist* list : retiredSlists_) curl_slist_free_all(list);  // not in a transfer now
+  retiredSlists_.clear();
   callbackError_.Reset();
   abortPending_ = false;
   errorBuffer_[0] = '\0';
@@ -282,6 +288,27 @@ void EasyHandle::SetOption(Napi::Env env, const curl_easyoption* option, const N
     case CURLOPT_COPYPOSTFIELDS:
       SetPostFields(env, name, value);
       return;
+    case CURLOPT_POSTFIELDSIZE:
+    case CURLOPT_POSTFIELDSIZE_LARGE: {
+      curl_off_t size =
+          id == CURLOPT_POSTFIELDSIZE ? ToLong(env, name, value) : ToOffT(env, name, value);
+      // libcurl reads a POSTFIELDS body from its copy, which has exactly the body's length and
+      // no terminating NUL: -1 (strlen) would read past it. A larger size makes it drop the
+      // body (and read the upload from READFUNCTION instead): refused as well, to say so.
+      if (postFieldsSize_ >= 0 && (size < 0 || size > postFieldsSize_)) {
+        throw BadValue(env, name,
+                       ("a size from 0 to the POSTFIELDS body's " +
+                        std::to_string(postFieldsSize_) + " bytes (set POSTFIELDS again instead)")
+                           .c_str(),
+                       value);
+      }
+      Check(env,
+            id == CURLOPT_POSTFIELDSIZE ? curl_easy_setopt(handle_, id, static_cast<long>(size))
+                                        : curl_easy_setopt(handle_, id, size),
+            name);
+      if (postFieldsSize_ >= 0) postFieldsSize_ = size;
+      return;
+    }
     case CURLOPT_ERRORBUFFER:
       throw EasyError(env, CURLE_BAD_FUNCTION_ARGUMENT,
                       std::string("setopt(") + name +
@@ -334,8 +361,17 @@ void EasyHandle::SetOption(Napi::Env env, const curl_easyoption* option, const N
 }
 
 void EasyHandle::SetPostFields(Napi::Env env, const char* name, const Napi::Value& value) {
+  // libcurl frees its copy of the old body here while an upload in progress still reads from
+  // it (http->postdata): a use after free that sends freed memory, or a segfault.
+  if (multi != nullptr) {
+    throw EasyError(env, CURLE_BAD_FUNCTION_ARGUMENT,
+                    std::string("setopt(") + name +
+                        "): the Easy is added to a Multi, whose transfer reads the body; remove "
+                        "it first");
+  }
   if (value.IsNull() || value.IsUndefined()) {
     Check(env, curl_easy_setopt(handle_, CURLOPT_POSTFIELDS, static_cast<char*>(nullptr)), name);
+    postFieldsSize_ = -1;
     return;
   }
   // POSTFIELDS would keep a pointer into JS memory; the copy is the same request and safe.
@@ -346,6 +382,7 @@ void EasyHandle::SetPostFields(Napi::Env env, const char* name, const Napi::Valu
       curl_easy_setopt(handle_, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(bytes.size())),
       name);
   Check(env, curl_easy_setopt(handle_, CURLOPT_COPYPOSTFIELDS, bytes.data()), name);
+  postFieldsSize_ = static_cast<curl_off_t>(bytes.size());
 }
 
 void EasyHandle::SetSlist(Napi::Env env, CURLoption id, const char* name,
@@ -376,10 +413,15 @@ void EasyHandle::SetSlist(Napi::Env env, CURLoption id, const char* name,
     curl_slist_free_all(list);
     Check(env, code, name);
   }
-  // libcurl does not copy lists: the previous one is freed only once it is no longer set.
+  // libcurl does not copy lists: the previous one is freed only once it is no longer set, and
+  // not before the transfer ends if the Easy is added (see retiredSlists_).
   auto it = slists_.find(id);
   if (it != slists_.end()) {
-    curl_slist_free_all(it->second);
+    if (multi != nullptr) {
+      retiredSlists_.push_back(it->second);
+    } else {
+      curl_slist_free_all(it->second);
+    }
     slists_.erase(it);
   }
   if (list != nullptr) slists_[id] = list;
@@ -407,8 +449,9 @@ void EasyHandle::SetCallback(Napi::Env env, CURLoption id, const char* name,
       return;
     case CURLOPT_READFUNCTION:
       store(read_);
-      curl_easy_setopt(handle_, CURLOPT_READFUNCTION, clear ? nullptr : JsRead);
-      curl_easy_setopt(handle_, CURLOPT_READDATA, clear ? nullptr : this);
+      // Never back to libcurl's default fread() on stdin (see ApplyInternalOptions).
+      curl_easy_setopt(handle_, CURLOPT_READFUNCTION, clear ? NoBody : JsRead);
+      curl_easy_setopt(handle_, CURLOPT_READDATA, this);
       return;
     case CURLOPT_SEEKFUNCTION:
       store(seek_);
@@ -540,6 +583,13 @@ Napi::Value EasyHandle::Info(Napi::Env env, const std::string& name) {
 Napi::Value EasyHandle::Pause(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   CheckOpen(env, "pause");
+  // 7.88.1 lets curl_easy_pause run inside the socket callback and frees the socket entry the
+  // outer singlesocket() then writes to; newer libcurl refuses it (CONTRACT statement 35).
+  if (multi != nullptr && multi->InSocketOrTimerCallback()) {
+    throw EasyError(env, CURLE_RECURSIVE_API_CALL,
+                    "pause: called from inside a socket or timer callback; pause from a "
+                    "write/read callback's return value, or on a later turn of the loop");
+  }
   double bits = info[0].IsNumber() ? info[0].As<Napi::Number>().DoubleValue() : -1;
   if (bits != 0 && bits != CURLPAUSE_RECV && bits != CURLPAUSE_SEND && bits != CURLPAUSE_ALL) {
     throw EasyError(env, CURLE_BAD_FUNCTION_ARGUMENT,
@@ -587,6 +637,10 @@ void EasyHandle::CopyStateTo(EasyHandle& copy) const {
   if (!debug_.IsEmpty()) copy.debug_ = Napi::Persistent(debug_.Value());
   if (!private_.IsEmpty()) copy.private_.Set(private_.Get(Env()));
   copy.ApplyInternalOptions();
+  // duphandle copies a non-empty POSTFIELDS body, but an empty one is left pointing at this
+  // Easy's copy (Curl_dupset copies only when the size is not 0): give the copy its own.
+  copy.postFieldsSize_ = postFieldsSize_;
+  if (postFieldsSize_ == 0) curl_easy_setopt(copy.handle_, CURLOPT_COPYPOSTFIELDS, "");
 }
 
 Napi::Value EasyHandle::DupHandle(const Napi::CallbackInfo& info) {
@@ -625,10 +679,21 @@ Napi::Value EasyHandle::GetMulti(const Napi::CallbackInfo& info) {
   return multi->Value();
 }
 
+// Bodies below kCopyLimit are copied out, which measured as fast as handing the memory over
+// and lets the buffer be reused: a fresh one per transfer costs page faults and waits for a
+// deferred finalizer to be freed. Up to kKeepCapacity of it stays with the handle between
+// transfers, so a pool of handles does not hold on to large bodies' memory.
+static constexpr size_t kCopyLimit = 1024 * 1024;
+static constexpr size_t kKeepCapacity = 256 * 1024;
+
 static Napi::Value TakeBuffer(Napi::Env env, std::vector<char>& bytes) {
-  if (bytes.size() < 64 * 1024) {
+  if (bytes.size() < kCopyLimit) {
     Napi::Buffer<char> copy = Napi::Buffer<char>::Copy(env, bytes.data(), bytes.size());
-    bytes.clear();
+    if (bytes.capacity() > kKeepCapacity) {
+      std::vector<char>().swap(bytes);
+    } else {
+      bytes.clear();
+    }
     return copy;
   }
   // Large bodies are handed over without a copy. V8 does not see memory behind an external
@@ -688,31 +753,48 @@ bool EasyHandle::CanCallJs() const {
 }
 
 void EasyHandle::RecordCallbackError(Napi::Value error) {
-  if (callbackError_.IsEmpty()) callbackError_.Set(error);
   abortPending_ = true;
+  // Keeping the error fails too once the environment is stopping (worker.terminate()): it is
+  // lost then, the transfer still fails, and no exception reaches libcurl.
+  try {
+    if (callbackError_.IsEmpty()) callbackError_.Set(error);
+  } catch (...) {
+  }
 }
+
+// Every libcurl callback below catches everything: a C++ exception (std::bad_alloc, or a
+// Node-API failure once worker.terminate() is under way) must never unwind through libcurl.
 
 size_t EasyHandle::CollectBody(char* data, size_t size, size_t count, void* userp) {
   auto* self = static_cast<EasyHandle*>(userp);
   if (self->abortPending_) return 0;
-  if (self->body_.empty()) {
-    // Room for the whole body at once, rather than regrowing it chunk by chunk. The length is
-    // the server's word, so only a bounded amount is reserved on it.
-    constexpr curl_off_t kMaxReserve = 64 * 1024 * 1024;
-    curl_off_t length = -1;
-    if (curl_easy_getinfo(self->handle_, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &length) == CURLE_OK &&
-        length > 0) {
-      self->body_.reserve(static_cast<size_t>(std::min(length, kMaxReserve)));
+  try {
+    if (self->body_.empty()) {
+      // Room for the whole body at once, rather than regrowing it chunk by chunk. The length is
+      // the server's word, so only a bounded amount is reserved on it.
+      constexpr curl_off_t kMaxReserve = 64 * 1024 * 1024;
+      curl_off_t length = -1;
+      if (curl_easy_getinfo(self->handle_, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &length) ==
+              CURLE_OK &&
+          length > 0) {
+        self->body_.reserve(static_cast<size_t>(std::min(length, kMaxReserve)));
+      }
     }
+    self->body_.insert(self->body_.end(), data, data + size * count);
+  } catch (...) {
+    return 0;  // CURLE_WRITE_ERROR
   }
-  self->body_.insert(self->body_.end(), data, data + size * count);
   return size * count;
 }
 
 size_t EasyHandle::CollectHeader(char* data, size_t size, size_t count, void* userp) {
   auto* self = static_cast<EasyHandle*>(userp);
   if (self->abortPending_) return 0;
-  self->headers_.insert(self->headers_.end(), data, data + size * count);
+  try {
+    self->headers_.insert(self->headers_.end(), data, data + size * count);
+  } catch (...) {
+    return 0;
+  }
   return size * count;
 }
 
@@ -727,6 +809,9 @@ size_t EasyHandle::CallDataFunction(Napi::FunctionReference& fn, char* data, siz
     throw Napi::TypeError::New(env, "a write or header function must return a number or nothing");
   } catch (const Napi::Error& error) {
     RecordCallbackError(error.Value());
+    return 0;
+  } catch (...) {
+    abortPending_ = true;
     return 0;
   }
 }
@@ -751,7 +836,18 @@ size_t EasyHandle::JsRead(char* data, size_t size, size_t count, void* userp) {
     Napi::Value result =
         self->read_.Call(self->Value(), {Napi::Number::New(env, static_cast<double>(room))});
     if (result.IsNull() || result.IsUndefined()) return 0;
-    if (result.IsNumber()) return static_cast<size_t>(result.As<Napi::Number>().Int64Value());
+    if (result.IsNumber()) {
+      // Only the codes: JS cannot write into `data`, so a count would make libcurl send that
+      // many bytes of whatever its upload buffer held (uninitialised or stale heap).
+      const double code = result.As<Napi::Number>().DoubleValue();
+      if (code == 0 || code == CURL_READFUNC_PAUSE || code == CURL_READFUNC_ABORT) {
+        return static_cast<size_t>(code);
+      }
+      throw Napi::TypeError::New(env,
+                                 "READFUNCTION returned the number " + std::to_string(code) +
+                                     ": return the data itself, null at the end, READFUNC_PAUSE "
+                                     "or READFUNC_ABORT");
+    }
     std::string bytes;
     if (!ToBytes(result, bytes)) {
       throw Napi::TypeError::New(
@@ -767,7 +863,15 @@ size_t EasyHandle::JsRead(char* data, size_t size, size_t count, void* userp) {
   } catch (const Napi::Error& error) {
     self->RecordCallbackError(error.Value());
     return CURL_READFUNC_ABORT;
+  } catch (...) {
+    self->abortPending_ = true;
+    return CURL_READFUNC_ABORT;
   }
+}
+
+// The read function when JS set none: an empty body (see ApplyInternalOptions).
+size_t EasyHandle::NoBody(char*, size_t, size_t, void*) {
+  return 0;
 }
 
 int EasyHandle::JsSeek(void* userp, curl_off_t offset, int origin) {
@@ -781,6 +885,9 @@ int EasyHandle::JsSeek(void* userp, curl_off_t offset, int origin) {
     return result.IsNumber() ? result.As<Napi::Number>().Int32Value() : CURL_SEEKFUNC_OK;
   } catch (const Napi::Error& error) {
     self->RecordCallbackError(error.Value());
+    return CURL_SEEKFUNC_FAIL;
+  } catch (...) {
+    self->abortPending_ = true;
     return CURL_SEEKFUNC_FAIL;
   }
 }
@@ -801,6 +908,9 @@ int EasyHandle::JsXferInfo(void* userp, curl_off_t dltotal, curl_off_t dlnow, cu
   } catch (const Napi::Error& error) {
     self->RecordCallbackError(error.Value());
     return 1;
+  } catch (...) {
+    self->abortPending_ = true;
+    return 1;
   }
 }
 
@@ -815,6 +925,8 @@ int EasyHandle::JsDebug(CURL*, curl_infotype type, char* data, size_t size, void
   } catch (const Napi::Error& error) {
     // The debug callback cannot fail a transfer itself; the next data callback does.
     self->RecordCallbackError(error.Value());
+  } catch (...) {
+    self->abortPending_ = true;
   }
   return 0;
 }

@@ -65,6 +65,7 @@ class EasyHandle : public Napi::ObjectWrap<EasyHandle> {
   static size_t JsWrite(char* data, size_t size, size_t count, void* userp);
   static size_t JsHeader(char* data, size_t size, size_t count, void* userp);
   static size_t JsRead(char* data, size_t size, size_t count, void* userp);
+  static size_t NoBody(char* data, size_t size, size_t count, void* userp);
   static int JsSeek(void* userp, curl_off_t offset, int origin);
   static int JsXferInfo(void* userp, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
                         curl_off_t ulnow);
@@ -78,6 +79,11 @@ class EasyHandle : public Napi::ObjectWrap<EasyHandle> {
   std::vector<char> body_;
   std::vector<char> headers_;
   std::unordered_map<int, curl_slist*> slists_;
+  // Lists replaced while the Easy was added: libcurl may still walk them (SMTP keeps a pointer
+  // into MAIL_RCPT between server replies), so they are freed once it is in no transfer.
+  std::vector<curl_slist*> retiredSlists_;
+  // Length of the body set with POSTFIELDS, as libcurl's copy holds it; -1 without one.
+  curl_off_t postFieldsSize_ = -1;
   JsValueRef private_;
   JsValueRef callbackError_;
   bool abortPending_ = false;  // a JS callback threw: fail the transfer at the next chance

@@ -32,6 +32,13 @@ Napi::Error BadValue(Napi::Env env, const std::string& name, const char* expecte
   return MultiError(env, CURLM_BAD_FUNCTION_ARGUMENT, "setopt(" + name + "): expected " + expected);
 }
 
+// Counts a socket or timer callback's JS on the stack, even when it throws.
+struct JsCallbackScope {
+  explicit JsCallbackScope(int& depth) : depth_(depth) { ++depth_; }
+  ~JsCallbackScope() { --depth_; }
+  int& depth_;
+};
+
 }  // namespace
 
 Napi::Function MultiHandle::Init(Napi::Env env) {
@@ -98,25 +105,32 @@ void MultiHandle::RecordAbort(Napi::Value error) {
 int MultiHandle::OnSocket(CURL* easy, curl_socket_t socket, int what, void* userp, void*) {
   auto* self = static_cast<MultiHandle*>(userp);
   if (!self->socketFunction_.IsEmpty() && self->CanCallJs()) {
-    Napi::Env env = self->Env();
-    Napi::HandleScope scope(env);
-    // Only a transfer the application added to this multi is passed on (CONTRACT statement 7).
-    EasyHandle* owner = EasyHandle::FromCurl(easy);
-    Napi::Value easyValue =
-        owner != nullptr && owner->multi == self ? owner->Value() : Napi::Value(env.Null());
-    auto socketp = self->socketps_.find(socket);
-    Napi::Value socketpValue =
-        socketp == self->socketps_.end() ? Napi::Value(env.Null()) : socketp->second.Get(env);
+    // No C++ exception may unwind through libcurl. Once worker.terminate() is under way every
+    // Node-API call fails, even recording the error: the transfers are aborted all the same.
     try {
-      Napi::Value result = self->socketFunction_.Call(
-          env.Undefined(),
-          {easyValue, Napi::Number::New(env, socket), Napi::Number::New(env, what),
-           self->socketData_.IsEmpty() ? env.Null() : self->socketData_.Get(env), socketpValue});
-      if (result.IsNumber() && result.As<Napi::Number>().DoubleValue() == -1) {
-        self->RecordAbort(Napi::Error::New(env, "SOCKETFUNCTION returned -1").Value());
+      Napi::Env env = self->Env();
+      Napi::HandleScope scope(env);
+      // Only a transfer the application added to this multi is passed on (CONTRACT statement 7).
+      EasyHandle* owner = EasyHandle::FromCurl(easy);
+      Napi::Value easyValue =
+          owner != nullptr && owner->multi == self ? owner->Value() : Napi::Value(env.Null());
+      auto socketp = self->socketps_.find(socket);
+      Napi::Value socketpValue =
+          socketp == self->socketps_.end() ? Napi::Value(env.Null()) : socketp->second.Get(env);
+      try {
+        JsCallbackScope inCallback(self->jsCallbackDepth_);
+        Napi::Value result = self->socketFunction_.Call(
+            env.Undefined(),
+            {easyValue, Napi::Number::New(env, socket), Napi::Number::New(env, what),
+             self->socketData_.IsEmpty() ? env.Null() : self->socketData_.Get(env), socketpValue});
+        if (result.IsNumber() && result.As<Napi::Number>().DoubleValue() == -1) {
+          self->RecordAbort(Napi::Error::New(env, "SOCKETFUNCTION returned -1").Value());
+        }
+      } catch (const Napi::Error& error) {
+        self->RecordAbort(error.Value());
       }
-    } catch (const Napi::Error& error) {
-      self->RecordAbort(error.Value());
+    } catch (...) {
+      self->aborted_ = true;
     }
   }
   // libcurl forgets socketp at REMOVE (CONTRACT statement 12), and so do we.
@@ -129,17 +143,22 @@ int MultiHandle::OnSocket(CURL* easy, curl_socket_t socket, int what, void* user
 int MultiHandle::OnTimer(CURLM*, long timeoutMs, void* userp) {
   auto* self = static_cast<MultiHandle*>(userp);
   if (self->timerFunction_.IsEmpty() || !self->CanCallJs()) return 0;
-  Napi::Env env = self->Env();
-  Napi::HandleScope scope(env);
-  try {
-    Napi::Value result = self->timerFunction_.Call(
-        env.Undefined(), {self->Value(), Napi::Number::New(env, static_cast<double>(timeoutMs)),
-                          self->timerData_.IsEmpty() ? env.Null() : self->timerData_.Get(env)});
-    if (result.IsNumber() && result.As<Napi::Number>().DoubleValue() == -1) {
-      self->RecordAbort(Napi::Error::New(env, "TIMERFUNCTION returned -1").Value());
+  try {  // no C++ exception through libcurl: see OnSocket
+    Napi::Env env = self->Env();
+    Napi::HandleScope scope(env);
+    try {
+      JsCallbackScope inCallback(self->jsCallbackDepth_);
+      Napi::Value result = self->timerFunction_.Call(
+          env.Undefined(), {self->Value(), Napi::Number::New(env, static_cast<double>(timeoutMs)),
+                            self->timerData_.IsEmpty() ? env.Null() : self->timerData_.Get(env)});
+      if (result.IsNumber() && result.As<Napi::Number>().DoubleValue() == -1) {
+        self->RecordAbort(Napi::Error::New(env, "TIMERFUNCTION returned -1").Value());
+      }
+    } catch (const Napi::Error& error) {
+      self->RecordAbort(error.Value());
     }
-  } catch (const Napi::Error& error) {
-    self->RecordAbort(error.Value());
+  } catch (...) {
+    self->aborted_ = true;
   }
   return 0;  // see OnSocket (statement 23)
 }
@@ -148,6 +167,9 @@ int MultiHandle::OnTimer(CURLM*, long timeoutMs, void* userp) {
 
 void MultiHandle::Leave(Napi::Env env) {
   if (--depth_ > 0 || multi_ == nullptr) return;
+  // Holds the JS object for what follows: removing the last Easy below unpins the Multi, and
+  // Leave may run for Easy.pause(), where no JS frame holds the Multi.
+  Napi::Object self = Value();
   // Copy the messages out first: their pointers die with remove_handle (statement 32).
   struct Done {
     EasyHandle* easy;
@@ -189,7 +211,6 @@ void MultiHandle::Leave(Napi::Env env) {
   }
   if (!done.empty()) {
     Napi::Symbol hook = Data(env).doneHook.Value();
-    Napi::Object self = Value();
     Napi::Function deliver = self.Get(hook).As<Napi::Function>();
     for (const Done& d : done) {
       deliver.Call(self, {d.object, Napi::Number::New(env, d.result)});
@@ -294,6 +315,10 @@ Napi::Value MultiHandle::AddHandle(const Napi::CallbackInfo& info) {
   easy->multi = this;
   easy->addedRef = Napi::Persistent(info[0].As<Napi::Object>());
   added_.insert(easy);
+  // An added Easy can reach this Multi without its JS object (Easy.close(), pause(), the multi
+  // getter): the Multi is pinned while it has one, or it could be collected while still in use
+  // and its timer callback handed an empty handle (segfault).
+  if (added_.size() == 1) Ref();
   Enter();
   CURLMcode code = curl_multi_add_handle(multi_, easy->curl());
   if (code != CURLM_OK) {
@@ -306,7 +331,7 @@ Napi::Value MultiHandle::AddHandle(const Napi::CallbackInfo& info) {
 }
 
 void MultiHandle::Detach(EasyHandle* easy) {
-  added_.erase(easy);
+  if (added_.erase(easy) > 0 && added_.empty()) Unref();  // see AddHandle
   easy->multi = nullptr;
   easy->addedRef.Reset();
 }

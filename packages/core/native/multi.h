@@ -31,6 +31,11 @@ class MultiHandle : public Napi::ObjectWrap<MultiHandle> {
   // Closes without running JS: environment teardown and garbage collection.
   void Teardown();
 
+  // True while a socket or timer callback of this multi runs JS. curl_easy_pause from there
+  // re-enters libcurl's socket bookkeeping: on 7.88.1 a pause that drops the socket frees the
+  // hash entry singlesocket() writes to once the callback returns (use after free).
+  bool InSocketOrTimerCallback() const { return jsCallbackDepth_ > 0; }
+
  private:
   Napi::Value SetOpt(const Napi::CallbackInfo& info);
   Napi::Value AddHandle(const Napi::CallbackInfo& info);
@@ -53,6 +58,7 @@ class MultiHandle : public Napi::ObjectWrap<MultiHandle> {
 
   CURLM* multi_ = nullptr;
   int depth_ = 0;
+  int jsCallbackDepth_ = 0;  // see InSocketOrTimerCallback
   bool silent_ = false;  // removing an Easy from its finalizer: no JS may run
   Napi::FunctionReference socketFunction_, timerFunction_;
   JsValueRef socketData_, timerData_;
