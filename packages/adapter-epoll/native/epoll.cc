@@ -17,6 +17,9 @@
 #include <string>
 #include <vector>
 
+// Once worker.terminate() is under way, a refused argument's napi_throw fails; node-addon-api
+// would then throw a C++ exception out of the callback and std::terminate the whole process.
+#define NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS
 #include <napi.h>
 
 namespace {
@@ -47,6 +50,18 @@ int64_t IntArg(const Napi::CallbackInfo& info, size_t index, const char* name, i
                                          " and " + std::to_string(max));
   }
   return static_cast<int64_t>(v);
+}
+
+// Node-API checks the receiver of methods but not of accessors, and napi_unwrap hands back
+// whatever native object any addon wrapped: Reflect.get(Epoll.prototype, 'fd', other) would
+// read `other` as an Epoll. Only an object with the class's type tag is one.
+constexpr napi_type_tag kEpollTag = {0x6d756c7469736f63, 0x6b2d65706f6c6c01};
+constexpr napi_type_tag kTimerfdTag = {0x6d756c7469736f63, 0x6b2d74696d657201};
+
+void CheckReceiver(const Napi::CallbackInfo& info, const napi_type_tag& tag) {
+  if (!info.This().IsObject() || !info.This().As<Napi::Object>().CheckTypeTag(&tag)) {
+    throw Napi::TypeError::New(info.Env(), "Illegal invocation");
+  }
 }
 
 // One owned fd plus the env cleanup hook that closes it when the environment goes away
@@ -116,6 +131,7 @@ class Epoll : public Napi::ObjectWrap<Epoll> {
     buffer_ref_ = Napi::Persistent(buffer);
     info.This().As<Napi::Object>().DefineProperty(
         Napi::PropertyDescriptor::Value("events", events, napi_enumerable));
+    info.This().As<Napi::Object>().TypeTag(&kEpollTag);
   }
 
  private:
@@ -128,12 +144,15 @@ class Epoll : public Napi::ObjectWrap<Epoll> {
   }
 
   Napi::Value GetFd(const Napi::CallbackInfo& info) {
+    CheckReceiver(info, kEpollTag);
     return Napi::Number::New(info.Env(), fd_.get());
   }
   Napi::Value GetClosed(const Napi::CallbackInfo& info) {
+    CheckReceiver(info, kEpollTag);
     return Napi::Boolean::New(info.Env(), !fd_.open());
   }
   Napi::Value GetMaxEvents(const Napi::CallbackInfo& info) {
+    CheckReceiver(info, kEpollTag);
     return Napi::Number::New(info.Env(), max_events_);
   }
 
@@ -217,6 +236,7 @@ class Timerfd : public Napi::ObjectWrap<Timerfd> {
       throw Napi::Error::New(info.Env(), std::string("timerfd_create failed: ") + strerror(errno));
     }
     fd_.Adopt(info.Env(), fd);
+    info.This().As<Napi::Object>().TypeTag(&kTimerfdTag);
   }
 
  private:
@@ -230,9 +250,11 @@ class Timerfd : public Napi::ObjectWrap<Timerfd> {
   }
 
   Napi::Value GetFd(const Napi::CallbackInfo& info) {
+    CheckReceiver(info, kTimerfdTag);
     return Napi::Number::New(info.Env(), fd_.get());
   }
   Napi::Value GetClosed(const Napi::CallbackInfo& info) {
+    CheckReceiver(info, kTimerfdTag);
     return Napi::Boolean::New(info.Env(), !fd_.open());
   }
 

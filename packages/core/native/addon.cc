@@ -76,9 +76,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   // Runs before the finalizers of the environment's objects: no JS callback may run after it.
   env.AddCleanupHook(TearDown, data);
 
-  Napi::Function easy = EasyHandle::Init(env);
-  data->easyNative = Napi::Persistent(easy);
-  exports.Set("Easy", easy);
+  exports.Set("Easy", EasyHandle::Init(env));
   exports.Set("Multi", MultiHandle::Init(env));
   exports.Set("setup", Napi::Function::New<Setup>(env, "setup"));
   exports.Set("codeInfo", Napi::Function::New<CodeInfo>(env, "codeInfo"));

@@ -8,6 +8,17 @@ AddonData& Data(Napi::Env env) {
   return *env.GetInstanceData<AddonData>();
 }
 
+const napi_type_tag kEasyTag = {0x6d756c7469736f63, 0x6b2d656173790001};
+const napi_type_tag kMultiTag = {0x6d756c7469736f63, 0x6b2d6d756c746901};
+
+bool HasTag(const Napi::Value& value, const napi_type_tag& tag) {
+  return value.IsObject() && value.As<Napi::Object>().CheckTypeTag(&tag);
+}
+
+void CheckReceiver(const Napi::CallbackInfo& info, const napi_type_tag& tag) {
+  if (!HasTag(info.This(), tag)) throw Napi::TypeError::New(info.Env(), "Illegal invocation");
+}
+
 void JsValueRef::Set(Napi::Value value) {
   Napi::Array box = Napi::Array::New(value.Env(), 1);
   box.Set(0u, value);

@@ -19,12 +19,14 @@ class MultiHandle;
 
 // One per Node environment (main thread or worker): the addon is context-aware.
 struct AddonData {
-  Napi::FunctionReference easyNative;  // the native Easy class, for instanceof checks
   Napi::FunctionReference easyClass;   // the TypeScript Easy class (a subclass of the native one)
   Napi::FunctionReference curlError;   // (code, codeName, curlMessage, detail) => CurlError
   Napi::FunctionReference multiError;  // (code, codeName, curlMessage, detail) => CurlMultiError
   Napi::Reference<Napi::Symbol> doneHook;  // Multi[doneHook](easy, result): a finished transfer
   std::unordered_set<MultiHandle*> multis;
+  // The libcurl handle duphandle() is passing to the Easy constructor, which takes only this
+  // one: an External from anywhere else (another addon) would be used as a CURL*.
+  CURL* pendingDup = nullptr;
   // Set when the environment is torn down: from then on no JS may run, libcurl handles are
   // released natively.
   bool tearingDown = false;
@@ -51,6 +53,14 @@ const char* MultiCodeName(CURLMcode code);
 
 Napi::Error EasyError(Napi::Env env, CURLcode code, const std::string& detail = "");
 Napi::Error MultiError(Napi::Env env, CURLMcode code, const std::string& detail = "");
+
+// napi_unwrap hands back whatever native object any addon wrapped, and Node-API checks the
+// receiver of methods but not of accessors: an object is trusted as an Easy or a Multi only
+// with its type tag (prototype tricks cannot forge one).
+extern const napi_type_tag kEasyTag;
+extern const napi_type_tag kMultiTag;
+bool HasTag(const Napi::Value& value, const napi_type_tag& tag);
+void CheckReceiver(const Napi::CallbackInfo& info, const napi_type_tag& tag);  // TypeError
 
 // Argument checks that throw a clear error naming the call and the argument.
 int32_t ToFd(const Napi::Value& value, const char* where);  // CurlMultiError BAD_SOCKET

@@ -163,10 +163,9 @@ Napi::Function EasyHandle::Init(Napi::Env env) {
                      });
 }
 
-bool EasyHandle::IsEasy(Napi::Env env, const Napi::Value& value) {
-  if (!value.IsObject()) return false;
-  AddonData& data = Data(env);
-  return !data.easyNative.IsEmpty() && value.As<Napi::Object>().InstanceOf(data.easyNative.Value());
+bool EasyHandle::IsEasy(Napi::Env, const Napi::Value& value) {
+  // Not instanceof: any wrapped object given Easy.prototype would pass (see kEasyTag).
+  return HasTag(value, kEasyTag);
 }
 
 EasyHandle* EasyHandle::FromCurl(CURL* handle) {
@@ -178,14 +177,21 @@ EasyHandle* EasyHandle::FromCurl(CURL* handle) {
 }
 
 EasyHandle::EasyHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<EasyHandle>(info) {
-  // duphandle passes the copied libcurl handle in as an External.
+  // duphandle passes the copied libcurl handle in as an External, and only it (pendingDup).
   if (info.Length() > 0 && info[0].IsExternal()) {
-    handle_ = info[0].As<Napi::External<CURL>>().Data();
+    CURL* dup = info[0].As<Napi::External<CURL>>().Data();
+    AddonData& data = Data(info.Env());
+    if (dup == nullptr || dup != data.pendingDup) {
+      throw Napi::TypeError::New(info.Env(), "Easy: unexpected argument");
+    }
+    data.pendingDup = nullptr;  // owned by this Easy from here on
+    handle_ = dup;
   } else {
     handle_ = curl_easy_init();
   }
   if (handle_ == nullptr) throw EasyError(info.Env(), CURLE_OUT_OF_MEMORY, "curl_easy_init failed");
   ApplyInternalOptions();
+  info.This().As<Napi::Object>().TypeTag(&kEasyTag);
 }
 
 EasyHandle::~EasyHandle() {
@@ -650,11 +656,19 @@ Napi::Value EasyHandle::DupHandle(const Napi::CallbackInfo& info) {
   if (dup == nullptr) throw EasyError(env, CURLE_OUT_OF_MEMORY, "duphandle");
   AddonData& data = Data(env);
   Napi::Object object;
+  data.pendingDup = dup;
   try {
     object = data.easyClass.New({Napi::External<CURL>::New(env, dup)});
   } catch (...) {
-    curl_easy_cleanup(dup);
+    // Freed here only if no Easy took it: one that did frees it when it is collected.
+    if (data.pendingDup == dup) curl_easy_cleanup(dup);
+    data.pendingDup = nullptr;
     throw;
+  }
+  if (data.pendingDup == dup || !HasTag(object, kEasyTag)) {
+    if (data.pendingDup == dup) curl_easy_cleanup(dup);
+    data.pendingDup = nullptr;
+    throw Napi::TypeError::New(env, "duphandle: the Easy class did not make an Easy");
   }
   CopyStateTo(*EasyHandle::Unwrap(object));
   return object;
@@ -671,10 +685,12 @@ Napi::Value EasyHandle::Close(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value EasyHandle::GetClosed(const Napi::CallbackInfo& info) {
+  CheckReceiver(info, kEasyTag);
   return Napi::Boolean::New(info.Env(), handle_ == nullptr);
 }
 
 Napi::Value EasyHandle::GetMulti(const Napi::CallbackInfo& info) {
+  CheckReceiver(info, kEasyTag);
   if (multi == nullptr) return info.Env().Null();
   return multi->Value();
 }

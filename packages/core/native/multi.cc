@@ -64,6 +64,7 @@ MultiHandle::MultiHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Mult
   curl_multi_setopt(multi_, CURLMOPT_TIMERFUNCTION, OnTimer);
   curl_multi_setopt(multi_, CURLMOPT_TIMERDATA, this);
   Data(info.Env()).multis.insert(this);
+  info.This().As<Napi::Object>().TypeTag(&kMultiTag);
 }
 
 MultiHandle::~MultiHandle() {
@@ -212,9 +213,17 @@ void MultiHandle::Leave(Napi::Env env) {
   if (!done.empty()) {
     Napi::Symbol hook = Data(env).doneHook.Value();
     Napi::Function deliver = self.Get(hook).As<Napi::Function>();
+    // Every message is delivered even if one delivery throws, so no perform() is left waiting;
+    // the first error is rethrown afterwards.
+    Napi::Value failure;
     for (const Done& d : done) {
-      deliver.Call(self, {d.object, Napi::Number::New(env, d.result)});
+      try {
+        deliver.Call(self, {d.object, Napi::Number::New(env, d.result)});
+      } catch (const Napi::Error& error) {
+        if (failure.IsEmpty()) failure = error.Value();
+      }
     }
+    if (!failure.IsEmpty()) throw Napi::Error(env, failure);
   }
   if (!cause.IsUndefined()) {
     Napi::Error error = MultiError(env, CURLM_ABORTED_BY_CALLBACK,
@@ -467,10 +476,12 @@ void MultiHandle::Teardown() {
 }
 
 Napi::Value MultiHandle::GetClosed(const Napi::CallbackInfo& info) {
+  CheckReceiver(info, kMultiTag);
   return Napi::Boolean::New(info.Env(), multi_ == nullptr);
 }
 
 Napi::Value MultiHandle::GetInCallback(const Napi::CallbackInfo& info) {
+  CheckReceiver(info, kMultiTag);
   return Napi::Boolean::New(info.Env(), depth_ > 0);
 }
 

@@ -59,7 +59,7 @@ class MultiHandle : public Napi::ObjectWrap<MultiHandle> {
   CURLM* multi_ = nullptr;
   int depth_ = 0;
   int jsCallbackDepth_ = 0;  // see InSocketOrTimerCallback
-  bool silent_ = false;  // removing an Easy from its finalizer: no JS may run
+  bool silent_ = false;      // removing an Easy from its finalizer: no JS may run
   Napi::FunctionReference socketFunction_, timerFunction_;
   JsValueRef socketData_, timerData_;
   std::unordered_map<curl_socket_t, JsValueRef> socketps_;  // curl_multi_assign values

@@ -66,9 +66,12 @@ void Addon::OnClosed(uv_handle_t* handle) {
 }
 
 void Addon::OnTeardown(napi_async_cleanup_hook_handle, void* arg) {
-  Addon* addon = static_cast<Addon*>(arg);
+  static_cast<Addon*>(arg)->CloseAll();
+}
+
+void Addon::CloseAll() {
   // Close callbacks only run on a later loop turn, so open_ does not change while walking it.
-  for (UvBox* box : addon->open_) {
+  for (UvBox* box : open_) {
     if (box->owner != nullptr) box->owner->Detach();
     box->owner = nullptr;
     Close(box);

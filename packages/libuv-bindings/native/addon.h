@@ -2,6 +2,10 @@
 // backs every uv handle it opens.
 #pragma once
 
+// Once worker.terminate() is under way node-addon-api would turn a failed throw or a cut-short
+// JS call into a fatal error or std::terminate for the whole process; this makes it give up on
+// the exception instead (it could not reach JS anyway).
+#define NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS
 #include <napi.h>
 #include <uv.h>
 
@@ -52,6 +56,9 @@ class Addon : public Napi::Addon<Addon> {
   void Track(UvBox* box);
   // uv_close, once; the box is freed in the close callback.
   static void Close(UvBox* box);
+  // Detaches every handle from its JS object and closes it: env teardown, or JS that can no
+  // longer run (see HandleWrap::CallJs).
+  void CloseAll();
 
  private:
   static void OnClosed(uv_handle_t* handle);

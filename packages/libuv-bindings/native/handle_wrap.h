@@ -15,7 +15,9 @@ class HandleWrap : public Napi::ObjectWrap<T>, public HandleOwner {
   explicit HandleWrap(const Napi::CallbackInfo& info)
       : Napi::ObjectWrap<T>(info),
         addon_(info.Env().GetInstanceData<Addon>()),
-        async_context_(info.Env(), T::kName, info.This().As<Napi::Object>()) {}
+        async_context_(info.Env(), T::kName, info.This().As<Napi::Object>()) {
+    info.This().As<Napi::Object>().TypeTag(&T::kTag);
+  }
 
   // The finalizer: only an object that is not active gets here (an active one is pinned), so
   // its handle is simply closed; the box is freed in the close callback.
@@ -79,6 +81,15 @@ class HandleWrap : public Napi::ObjectWrap<T>, public HandleOwner {
         Napi::PropertyDescriptor::Value(addon_->CallbackKey(), callback, napi_default));
   }
 
+  // Node-API checks the receiver of methods but not of accessors, and napi_unwrap hands back
+  // whatever native object any addon wrapped: Reflect.get(Poll.prototype, 'active', other)
+  // would read `other` as a Poll. Only an object with T's type tag is one.
+  static void CheckReceiver(const Napi::CallbackInfo& info) {
+    if (!info.This().IsObject() || !info.This().As<Napi::Object>().CheckTypeTag(&T::kTag)) {
+      throw Napi::TypeError::New(info.Env(), "Illegal invocation");
+    }
+  }
+
   void CheckOpen(Napi::Env env) const {
     if (closed_) throw Napi::Error::New(env, std::string(T::kName) + " is closed");
   }
@@ -114,6 +125,14 @@ class HandleWrap : public Napi::ObjectWrap<T>, public HandleOwner {
         napi_get_and_clear_last_exception(env, &error) == napi_ok) {
       napi_fatal_exception(env, error);
     }
+    // worker.terminate() cut the callback short: what it was doing is lost, e.g. an adapter's
+    // stop() of a Poll whose fd libcurl closed right after. libuv aborts the whole process at
+    // its next epoll_ctl on such an fd, so once JS cannot run here every handle is closed now,
+    // rather than at env teardown (no callback could reach JS any more anyway).
+    bool has = false;
+    if (napi_has_own_property(env, self, addon_->CallbackKey(), &has) != napi_ok) {
+      addon_->CloseAll();
+    }
   }
 
   UvBox* box_ = nullptr;  // the uv handle, if one is open
@@ -133,9 +152,11 @@ class HandleWrap : public Napi::ObjectWrap<T>, public HandleOwner {
     SetRef(false);
   }
   Napi::Value ActiveGetter(const Napi::CallbackInfo& info) {
+    CheckReceiver(info);
     return Napi::Boolean::New(info.Env(), box_ != nullptr && box_->IsActive());
   }
   Napi::Value ClosedGetter(const Napi::CallbackInfo& info) {
+    CheckReceiver(info);
     return Napi::Boolean::New(info.Env(), closed_);
   }
 

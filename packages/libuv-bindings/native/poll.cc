@@ -51,6 +51,7 @@ void Poll::Stop(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value Poll::Fd(const Napi::CallbackInfo& info) {
+  CheckReceiver(info);
   return Napi::Number::New(info.Env(), fd_);
 }
 

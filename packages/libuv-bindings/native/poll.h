@@ -15,6 +15,7 @@ namespace multisock {
 class Poll : public HandleWrap<Poll> {
  public:
   static constexpr const char* kName = "Poll";
+  static constexpr napi_type_tag kTag = {0x6d756c7469736f63, 0x6b2d75762d706f01};
   static Napi::Function Init(Napi::Env env);
   explicit Poll(const Napi::CallbackInfo& info);
 

@@ -12,6 +12,7 @@ namespace multisock {
 class Timer : public HandleWrap<Timer> {
  public:
   static constexpr const char* kName = "Timer";
+  static constexpr napi_type_tag kTag = {0x6d756c7469736f63, 0x6b2d75762d746d01};
   static Napi::Function Init(Napi::Env env);
   explicit Timer(const Napi::CallbackInfo& info);
 
