@@ -1,10 +1,9 @@
 // The gateway scenario: @multisock/gateway on the multisock Client and on undici, each in its own
 // child on the client core, driven by autocannon on the server core (beside the upstreams).
-import type { ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { GatewayResult } from './aggregate.js';
-import { CLIENT_CORE, collect, lastJson, SERVER_CORE, spawnPinned } from './process.js';
+import { CLIENT_CORE, collect, firstJsonLine, lastJson, SERVER_CORE, spawnPinned } from './process.js';
 import type { Outcome } from './runner.js';
 import type { ServerPorts } from './server.js';
 import type { ClientId } from './types.js';
@@ -40,25 +39,6 @@ function peakRssKiB(pid: number): number {
   }
 }
 
-function firstJsonLine(child: ChildProcess): Promise<Record<string, unknown>> {
-  return new Promise((resolve, reject) => {
-    let out = '';
-    let err = '';
-    child.stderr?.setEncoding('utf8').on('data', (s: string) => {
-      err += s;
-    });
-    child.stdout?.setEncoding('utf8').on('data', function onData(s: string) {
-      out += s;
-      const newline = out.indexOf('\n');
-      if (newline < 0) return;
-      child.stdout?.off('data', onData);
-      child.stdout?.resume();
-      resolve(JSON.parse(out.slice(0, newline)) as Record<string, unknown>);
-    });
-    child.once('exit', (code) => reject(new Error(`exited (${code}) before it was ready: ${err.trim()}`)));
-  });
-}
-
 export async function runGateway(
   client: ClientId,
   ports: ServerPorts,
@@ -79,7 +59,7 @@ export async function runGateway(
     setTimeout(() => gateway.kill('SIGKILL'), 3000).unref();
   };
   try {
-    const ready = await firstJsonLine(gateway);
+    const ready = await firstJsonLine(gateway, 'the gateway');
     if (typeof ready.unavailable === 'string') return { kind: 'unavailable', reason: ready.unavailable };
     const pid = gateway.pid ?? -1;
     const url = `http://127.0.0.1:${ready.port}/merge`;

@@ -91,3 +91,26 @@ export function lastJson(stdout: string): Record<string, unknown> | null {
   }
   return null;
 }
+
+/** The first line a child writes to stdout, parsed as JSON: how the server and gateway children
+ * say they are ready. Rejects with `what` and the child's stderr if it exits first. */
+export function firstJsonLine<T = Record<string, unknown>>(child: ChildProcess, what: string): Promise<T> {
+  return new Promise((resolve, reject) => {
+    let out = '';
+    let err = '';
+    child.stderr?.setEncoding('utf8').on('data', (s: string) => {
+      err += s;
+    });
+    child.stdout?.setEncoding('utf8').on('data', function onData(s: string) {
+      out += s;
+      const newline = out.indexOf('\n');
+      if (newline < 0) return;
+      child.stdout?.off('data', onData);
+      child.stdout?.resume();
+      resolve(JSON.parse(out.slice(0, newline)) as T);
+    });
+    child.once('exit', (code) =>
+      reject(new Error(`${what} exited (${code}) before it was ready: ${err.trim()}`)),
+    );
+  });
+}

@@ -1,9 +1,8 @@
 // Starts the bench server (dist/server.js) in its own child process on the server core.
-import type { ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import { fileURLToPath } from 'node:url';
 import type { BenchCertificates } from './certs.js';
-import { SERVER_CORE, spawnPinned } from './process.js';
+import { firstJsonLine, SERVER_CORE, spawnPinned } from './process.js';
 import type { ServerPorts } from './server.js';
 
 export interface RunningServer {
@@ -19,7 +18,7 @@ export async function startServer(certs: BenchCertificates | null): Promise<Runn
   const child = spawnPinned(SERVER_CORE, process.execPath, [SERVER_SCRIPT, JSON.stringify(config)], {
     stdin: 'pipe',
   });
-  const ports = await firstLine(child);
+  const ports = await firstJsonLine<ServerPorts>(child, 'the bench server');
   const server: RunningServer = {
     ports,
     pid: child.pid ?? -1,
@@ -38,27 +37,6 @@ export async function startServer(certs: BenchCertificates | null): Promise<Runn
     throw error;
   }
   return server;
-}
-
-function firstLine(child: ChildProcess): Promise<ServerPorts> {
-  return new Promise((resolve, reject) => {
-    let out = '';
-    let err = '';
-    child.stderr?.setEncoding('utf8').on('data', (s: string) => {
-      err += s;
-    });
-    child.stdout?.setEncoding('utf8').on('data', function onData(s: string) {
-      out += s;
-      const newline = out.indexOf('\n');
-      if (newline < 0) return;
-      child.stdout?.off('data', onData);
-      child.stdout?.resume();
-      resolve(JSON.parse(out.slice(0, newline)) as ServerPorts);
-    });
-    child.once('exit', (code) =>
-      reject(new Error(`the bench server exited (${code}) before listening: ${err}`)),
-    );
-  });
 }
 
 /** uWebSockets.js silently falls back to a slow JS server when its binary does not load: the
