@@ -15,19 +15,19 @@
 // READ and WRITE for one fd in a batch become one socketAction(fd, IN|OUT).
 //
 // The syscalls come from a backend (./native.js): the real one on macOS/BSD; the tests run this
-// same file on Linux over an emulation of kqueue(2) (test/emulation/). Statement numbers refer
-// to CONTRACT.md.
-import { constants as osConstants } from 'node:os';
+// same file on Linux over an emulation of kqueue(2) (test/emulation/). The loop around the
+// kqueue (bindings, the two modes, timers) is @multisock/adapter-core's, shared with
+// adapter-epoll; this file is the kqueue set. Statement numbers refer to CONTRACT.md.
 import { debuglog } from 'node:util';
 import {
-  CSelect,
-  CurlMultiError,
-  type LoopAdapter,
-  type LoopAttachment,
-  type Multi,
-  Poll,
-} from '@multisock/core';
-import { PollEvent, Poll as UvPoll, Timer as UvTimer } from '@multisock/libuv-bindings';
+  Registration as BaseRegistration,
+  Binding,
+  errnoName,
+  LoopKind,
+  type PollerSet,
+  Reactor,
+} from '@multisock/adapter-core';
+import { CSelect, type LoopAdapter, type LoopAttachment, type Multi, Poll } from '@multisock/core';
 import { KEVENT_FIELDS, type KeventBackend, type KeventConstants, nativeBackend } from './native.js';
 
 export {
@@ -38,7 +38,6 @@ export {
 } from './native.js';
 
 const log = debuglog('multisock-kqueue');
-const SOCKET_TIMEOUT = -1;
 const DEFAULT_MAX_EVENTS = 256;
 const F = KEVENT_FIELDS;
 
@@ -56,11 +55,6 @@ export class KqueueError extends Error {
     this.errno = errno;
     this.syscall = syscall;
   }
-}
-
-function errnoName(errno: number): string {
-  for (const [name, value] of Object.entries(osConstants.errno)) if (value === errno) return name;
-  return `errno ${errno}`;
 }
 
 /** What an attachment exposes besides detach(), for tests and diagnostics. */
@@ -81,26 +75,11 @@ export interface KqueueAdapter extends LoopAdapter {
 // ---------------------------------------------------------------------------------------------
 // One kqueue and its registration table.
 
-/** The per-fd context, stored as libcurl's socketp through multi.assign. */
-class Registration {
+/** The tag is in both filters' udata. */
+class Registration extends BaseRegistration {
   /** Whether the kernel has this fd's EVFILT_READ / EVFILT_WRITE (as the receipts said). */
   read = false;
   write = false;
-  constructor(
-    readonly fd: number,
-    readonly owner: Binding,
-    /** The what-bits libcurl asked for (Poll.NONE/IN/OUT/INOUT). */
-    public what: number,
-    /** The generation in both filters' udata: kevents carrying another tag are stale. */
-    public tag: number,
-  ) {}
-}
-
-function checkWhat(what: number): void {
-  // NONE is never sent in practice (statement 8): it keeps the registration with no filter.
-  if (what !== Poll.NONE && what !== Poll.IN && what !== Poll.OUT && what !== Poll.INOUT) {
-    throw new RangeError(`the socket callback got what=${what}, which is not a CURL_POLL_* value`);
-  }
 }
 
 // Per-fd readiness gathered from one batch, before it becomes CSelect bits.
@@ -109,11 +88,9 @@ const SEEN_WRITE = 2;
 const SEEN_EOF = 4;
 const SEEN_ERROR = 8;
 
-class KqueueSet {
+class KqueueSet implements PollerSet<Registration> {
   readonly kq: number;
   readonly maxEvents: number;
-  /** fd -> registration. fd numbers are unique in the process, so one table serves every
-   * multi attached to the set. */
   readonly table = new Map<number, Registration>();
   readonly #backend: KeventBackend;
   readonly #c: KeventConstants;
@@ -140,6 +117,10 @@ class KqueueSet {
 
   get closed(): boolean {
     return this.#closed;
+  }
+
+  get fd(): number {
+    return this.kq;
   }
 
   #nextTag(): number {
@@ -246,20 +227,15 @@ class KqueueSet {
     }
   }
 
-  /** Waits up to `timeoutMs` (-1: no limit) for kevents; EINTR yields 0. */
-  wait(timeoutMs: number): number {
-    const n = this.#backend.kevent(this.kq, this.#empty, 0, this.#events, this.maxEvents, timeoutMs);
-    if (n === -this.#c.EINTR) return 0;
-    if (n < 0) throw new KqueueError('kevent', -n, `waiting on kqueue fd ${this.kq}`);
-    return n;
-  }
-
   /**
-   * Dispatches the `count` kevents of the last wait: READ and WRITE of one fd are coalesced
-   * into one socketAction(fd, IN|OUT) (CONTRACT (b) row 9), in the order the fds first appear.
-   * Returns how many socketActions were made.
+   * Waits up to `timeoutMs` (-1: no limit) for kevents (EINTR: an empty batch), then coalesces
+   * READ and WRITE of one fd into one onReady(reg, IN|OUT) (CONTRACT (b) row 9), in the order
+   * the fds first appear.
    */
-  dispatch(count: number): number {
+  wait(timeoutMs: number, onReady: (reg: Registration, bits: number) => void): void {
+    const count = this.#backend.kevent(this.kq, this.#empty, 0, this.#events, this.maxEvents, timeoutMs);
+    if (count === -this.#c.EINTR) return;
+    if (count < 0) throw new KqueueError('kevent', -count, `waiting on kqueue fd ${this.kq}`);
     const c = this.#c;
     const events = this.#events;
     const seen = this.#seen;
@@ -282,22 +258,14 @@ class KqueueSet {
       seen.set(fd, bits);
       seenTag.set(fd, tag);
     }
-    let dispatched = 0;
     for (const [fd, bits] of seen) {
       const reg = this.table.get(fd);
       // Removed or re-announced earlier in this batch: the kevent is not for the current
       // registration (CONTRACT (b) row 5, statement 13).
       if (reg === undefined || reg.tag !== seenTag.get(fd)) continue;
       const cselect = cselectFor(bits, reg.what);
-      if (cselect === 0) continue;
-      dispatched++;
-      reg.owner.socketAction(fd, cselect);
+      if (cselect !== 0) onReady(reg, cselect);
     }
-    return dispatched;
-  }
-
-  hasRegistrations(): boolean {
-    return this.table.size > 0;
   }
 
   /** Closes the kqueue, which drops every filter it holds. */
@@ -322,237 +290,19 @@ function cselectFor(seen: number, what: number): number {
 }
 
 // ---------------------------------------------------------------------------------------------
-// One multi attached to a kqueue: its socket and timer callbacks.
+// The attachment, the nested adapter and the reactor: adapter-core's loop over a KqueueSet.
 
-/** Every multi attached to any kqueue attachment or reactor, to refuse a second attach. */
-const attachedMultis = new WeakSet<Multi>();
-
-function checkAttachable(multi: Multi, where: string): void {
-  if (multi.closed) throw CurlMultiError.fromCode(1, `${where}: the Multi is closed`);
-  if (attachedMultis.has(multi)) {
-    throw new Error(`${where}: this Multi is already attached to a kqueue loop; detach it first`);
-  }
-}
-
-/** How a binding arms libcurl's single timer and learns about registration changes. */
-interface TimerHost {
-  /** Arm (replacing any armed value) for `ms` from now. 0 means on a later loop turn. */
-  arm(ms: number): void;
-  disarm(): void;
-  registrationsChanged(): void;
-  /** The binding is gone (detached, or its multi closed). */
-  release(binding: Binding): void;
-}
-
-class Binding implements KqueueAttachment {
-  #timerArmed = false;
-  #detached = false;
-  readonly #unsubscribeClose: () => void;
-
-  constructor(
-    readonly multi: Multi,
-    private readonly set: KqueueSet,
-    private readonly host: TimerHost,
-  ) {
-    multi.setopt('SOCKETFUNCTION', (_easy, fd, what, _clientp, socketp) => this.#onSocket(fd, what, socketp));
-    multi.setopt('TIMERFUNCTION', (_multi, timeoutMs) => this.#onTimer(timeoutMs));
-    attachedMultis.add(multi);
-    // After curl_multi_cleanup nothing of this multi may stay registered (statements 20, 34).
-    this.#unsubscribeClose = multi.onClose(() => this.#release());
-  }
-
+class KqueueBinding extends Binding implements KqueueAttachment {
   get registrations(): ReadonlyMap<number, number> {
-    const out = new Map<number, number>();
-    for (const reg of this.set.table.values()) if (reg.owner === this) out.set(reg.fd, reg.what);
-    return out;
-  }
-
-  get timerArmed(): boolean {
-    return this.#timerArmed;
-  }
-
-  get detached(): boolean {
-    return this.#detached;
-  }
-
-  detach(): void {
-    if (this.#detached) return;
-    if (!this.multi.closed) {
-      // First, so a detach refused by the core (inside a libcurl callback) changes nothing.
-      this.multi.setopt('SOCKETFUNCTION', null);
-      this.multi.setopt('TIMERFUNCTION', null);
-    }
-    this.#release();
-  }
-
-  /** Drops every registration and the timer without touching the multi. */
-  #release(): void {
-    if (this.#detached) return;
-    this.#detached = true;
-    this.#unsubscribeClose();
-    attachedMultis.delete(this.multi);
-    for (const reg of [...this.set.table.values()]) if (reg.owner === this) this.set.remove(reg, false);
-    this.#setTimer(-1);
-    this.host.registrationsChanged();
-    this.host.release(this);
-  }
-
-  /** Forgets a registration the table still lists for a socket libcurl closed without REMOVE,
-   * whose number another multi of the same reactor now announces. */
-  evict(reg: Registration): void {
-    log('fd %d re-announced by another multi; dropping the stale registration', reg.fd);
-    this.set.remove(reg, false);
-  }
-
-  // CURLMOPT_SOCKETFUNCTION. `what` is the whole interest set, not a delta (statement 4).
-  #onSocket(fd: number, what: number, socketp: unknown): number {
-    if (this.#detached) return 0;
-    const listed = this.set.table.get(fd);
-    const mine = listed !== undefined && listed.owner === this ? listed : undefined;
-    if (what === Poll.REMOVE) {
-      // Stop watching now: the same number may come back at once (statements 9, 13). For an
-      // fd never registered this is a no-op (CONTRACT (b) row 3).
-      if (mine) this.set.remove(mine, true);
-      this.host.registrationsChanged();
-      return 0;
-    }
-    checkWhat(what);
-    if (mine !== undefined && socketp === mine) {
-      if (mine.what !== what) this.set.modify(mine, what);
-      return 0;
-    }
-    let reg: Registration;
-    if (mine !== undefined) {
-      this.set.resync(mine, what);
-      reg = mine;
-    } else {
-      if (listed !== undefined) listed.owner.evict(listed);
-      reg = this.set.add(this, fd, what);
-      this.host.registrationsChanged();
-    }
-    this.multi.assign(fd, reg); // allowed inside callbacks (statement 33)
-    return 0;
-  }
-
-  // CURLMOPT_TIMERFUNCTION: one non-repeating timer; a new value replaces the old (statement 18).
-  #onTimer(timeoutMs: number): number {
-    if (!this.#detached) this.#setTimer(timeoutMs);
-    return 0;
-  }
-
-  #setTimer(timeoutMs: number): void {
-    if (timeoutMs < 0) {
-      if (this.#timerArmed) this.host.disarm();
-      this.#timerArmed = false;
-    } else {
-      this.host.arm(timeoutMs);
-      this.#timerArmed = true;
-    }
-  }
-
-  /** The timer fired: it is consumed (7.88.1 sends no -1 afterwards, statement 20). */
-  timeout(): void {
-    this.#timerArmed = false;
-    this.socketAction(SOCKET_TIMEOUT, 0);
-  }
-
-  socketAction(fd: number, bits: number): void {
-    if (this.#detached) return;
-    try {
-      this.multi.socketAction(fd, bits);
-    } catch (error) {
-      // A socket/timer callback failed during the call: the core has already failed every
-      // transfer with CURLE_ABORTED_BY_CALLBACK and attached the cause to each. Carry on.
-      // Anything else is a bug and must surface.
-      if (error instanceof CurlMultiError && error.code === 11) return;
-      throw error;
-    }
+    return this.ownInterest();
   }
 }
 
-// ---------------------------------------------------------------------------------------------
-// Mode 1: nested in Node's loop.
-
-class NestedAttachment implements TimerHost {
-  readonly #set: KqueueSet;
-  readonly #poll: UvPoll;
-  readonly #timer: UvTimer;
-  #polling = false;
-  #closed = false;
-  binding!: Binding;
-
-  constructor(backend: KeventBackend, multi: Multi) {
-    this.#set = new KqueueSet(backend, DEFAULT_MAX_EVENTS);
-    try {
-      // A kqueue fd is readable while events are pending (kqueue(2), EVFILT_READ: Kqueues).
-      this.#poll = new UvPoll(this.#set.kq, (status) => this.#onReadable(status));
-      this.#timer = new UvTimer(() => this.binding.timeout());
-    } catch (error) {
-      this.#set.close();
-      throw error;
-    }
-    try {
-      this.binding = new Binding(multi, this.#set, this);
-    } catch (error) {
-      this.release();
-      throw error;
-    }
-  }
-
-  arm(ms: number): void {
-    this.#timer.start(ms);
-  }
-
-  disarm(): void {
-    this.#timer.stop();
-  }
-
-  // The uv_poll is active only while something is registered, so an idle multi does not keep
-  // the process alive (as an idle uv_poll per socket would not).
-  registrationsChanged(): void {
-    if (this.#closed) return;
-    const wanted = this.#set.hasRegistrations();
-    if (wanted && !this.#polling) {
-      this.#poll.start(PollEvent.READABLE);
-      this.#polling = true;
-    } else if (!wanted && this.#polling) {
-      this.#poll.stop();
-      this.#polling = false;
-    }
-  }
-
-  #onReadable(status: number): void {
-    // libuv stops a poll handle that reports an error; re-arm it below if still needed.
-    if (status < 0) this.#polling = false;
-    if (this.#closed) return;
-    // One crossing drains everything ready; the whole batch is dispatched before the next.
-    this.#set.dispatch(this.#set.wait(0));
-    this.registrationsChanged();
-  }
-
-  release(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    this.#timer.close();
-    this.#poll.close(); // stops it first; the kqueue fd may be closed right after (uv_poll docs)
-    this.#set.close();
-  }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Mode 2: a reactor the application runs.
+const kind = new LoopKind<KqueueAttachment>({ loop: 'a kqueue loop', log, Binding: KqueueBinding });
 
 export interface KqueueReactorOptions {
   /** Events taken per kevent() (default 256). */
   maxEvents?: number;
-}
-
-function checkTimeout(timeoutMs: unknown, where: string): number {
-  if (typeof timeoutMs !== 'number') throw new TypeError(`${where}: timeoutMs must be a number`);
-  if (!Number.isInteger(timeoutMs) || timeoutMs < -1 || timeoutMs > 0x7fffffff) {
-    throw new RangeError(`${where}: timeoutMs must be an integer from -1 (no limit) to 2147483647`);
-  }
-  return timeoutMs;
 }
 
 /** Where createKqueueAdapter hands its backend to the reactor; not exported. */
@@ -567,13 +317,7 @@ interface ReactorInternals extends KqueueReactorOptions {
  * earliest one, so moving libcurl's timer (it does on every add and many socketActions) costs
  * no syscall.
  */
-export class KqueueReactor {
-  readonly #set: KqueueSet;
-  readonly #bindings = new Map<Binding, { deadline: number | null }>();
-  #running = false;
-  #stopRequested = false;
-  #closed = false;
-
+export class KqueueReactor extends Reactor<KqueueAttachment> {
   /** Uses the real kqueue: throws KqueueUnavailableError where there is none (Linux). */
   constructor(options: KqueueReactorOptions = {}) {
     if (typeof options !== 'object' || options === null) {
@@ -584,121 +328,7 @@ export class KqueueReactor {
       throw new RangeError('KqueueReactor: maxEvents must be an integer from 1 to 65536');
     }
     const backend = (options as ReactorInternals)[kBackend] ?? nativeBackend();
-    this.#set = new KqueueSet(backend, maxEvents);
-  }
-
-  get closed(): boolean {
-    return this.#closed;
-  }
-
-  /** Attaches a multi; its transfers then progress while this reactor runs. */
-  attach(multi: Multi): KqueueAttachment {
-    this.#checkOpen('attach');
-    checkAttachable(multi, 'KqueueReactor.attach');
-    const timer = { deadline: null as number | null };
-    const bindings = this.#bindings;
-    const binding = new Binding(multi, this.#set, {
-      arm: (ms) => {
-        timer.deadline = performance.now() + ms;
-      },
-      disarm: () => {
-        timer.deadline = null;
-      },
-      registrationsChanged: () => {},
-      release: (released) => {
-        bindings.delete(released);
-      },
-    });
-    bindings.set(binding, timer);
-    return binding;
-  }
-
-  /**
-   * Waits up to `timeoutMs` (-1: no limit; shortened to the earliest libcurl deadline), then
-   * dispatches the ready events and the expired timers. Returns how many were dispatched.
-   * With nothing registered and no timer armed, runOnce(-1) returns 0 at once instead of
-   * blocking forever.
-   */
-  runOnce(timeoutMs = -1): number {
-    this.#checkOpen('runOnce');
-    checkTimeout(timeoutMs, 'KqueueReactor.runOnce');
-    if (this.#running) throw new Error('KqueueReactor.runOnce: called re-entrantly from inside a callback');
-    this.#running = true;
-    try {
-      return this.#iterate(timeoutMs);
-    } finally {
-      this.#running = false;
-    }
-  }
-
-  /** Runs until stop() or until nothing is left (no registrations, no armed timers). */
-  run(): void {
-    this.#checkOpen('run');
-    if (this.#running) throw new Error('KqueueReactor.run: called re-entrantly from inside a callback');
-    this.#stopRequested = false;
-    this.#running = true;
-    try {
-      while (!this.#stopRequested && !this.#closed && this.#hasWork()) this.#iterate(-1);
-    } finally {
-      this.#running = false;
-      this.#stopRequested = false;
-    }
-  }
-
-  /** Makes run() return after the current iteration; callable from inside a callback. */
-  stop(): void {
-    this.#stopRequested = true;
-  }
-
-  /** Detaches every multi and closes the kqueue. Idempotent; not from inside runOnce/run. */
-  close(): void {
-    if (this.#closed) return;
-    if (this.#running)
-      throw new Error('KqueueReactor.close: called from inside runOnce/run; call stop() first');
-    for (const binding of [...this.#bindings.keys()]) binding.detach();
-    this.#closed = true;
-    this.#set.close();
-  }
-
-  #checkOpen(where: string): void {
-    if (this.#closed) throw new Error(`KqueueReactor.${where}: the reactor is closed`);
-  }
-
-  #hasWork(): boolean {
-    if (this.#set.hasRegistrations()) return true;
-    for (const timer of this.#bindings.values()) if (timer.deadline !== null) return true;
-    return false;
-  }
-
-  #iterate(timeoutMs: number): number {
-    let wait = timeoutMs;
-    let earliest = Number.POSITIVE_INFINITY;
-    for (const timer of this.#bindings.values()) {
-      if (timer.deadline !== null && timer.deadline < earliest) earliest = timer.deadline;
-    }
-    if (earliest !== Number.POSITIVE_INFINITY) {
-      // Rounded up: waking before the deadline would only cost another turn.
-      const untilDeadline = Math.max(0, Math.ceil(earliest - performance.now()));
-      wait = wait === -1 ? untilDeadline : Math.min(wait, untilDeadline);
-    } else if (wait === -1 && !this.#set.hasRegistrations()) {
-      return 0; // nothing could ever wake kevent()
-    }
-    let dispatched = this.#set.dispatch(this.#set.wait(wait));
-    // Timers that expired by now fire once each, after the events; one set to 0 during this
-    // turn waits for the next (statement 18: never from inside the callback that set it).
-    const now = performance.now();
-    const expired: Binding[] = [];
-    for (const [binding, timer] of this.#bindings) {
-      if (timer.deadline !== null && timer.deadline <= now) expired.push(binding);
-    }
-    for (const binding of expired) {
-      const timer = this.#bindings.get(binding);
-      if (timer === undefined || timer.deadline === null || timer.deadline > now) continue;
-      timer.deadline = null;
-      dispatched++;
-      binding.timeout();
-    }
-    return dispatched;
+    super(kind, 'KqueueReactor', new KqueueSet(backend, maxEvents));
   }
 }
 
@@ -754,8 +384,8 @@ export function createKqueueAdapter(backend: KeventBackend): {
     kqueue: {
       name: 'kqueue',
       attach(multi: Multi): KqueueAttachment {
-        checkAttachable(multi, 'kqueue.attach');
-        return new NestedAttachment(checked, multi).binding;
+        kind.checkAttachable(multi, 'kqueue.attach');
+        return kind.attachNested(multi, new KqueueSet(checked, DEFAULT_MAX_EVENTS));
       },
     },
     KqueueReactor: class extends KqueueReactor {
@@ -775,7 +405,7 @@ export const kqueue: KqueueAdapter = {
   name: 'kqueue',
   attach(multi: Multi): KqueueAttachment {
     const backend = nativeBackend();
-    checkAttachable(multi, 'kqueue.attach');
-    return new NestedAttachment(backend, multi).binding;
+    kind.checkAttachable(multi, 'kqueue.attach');
+    return kind.attachNested(multi, new KqueueSet(backend, DEFAULT_MAX_EVENTS));
   },
 };
