@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { type CertificateSet, makeCertificates } from '@multisock/testkit/servers';
 import {
   type AnyResult,
   addRatios,
@@ -13,7 +14,6 @@ import {
   type ScenarioSummary,
   summarizeCell,
 } from './aggregate.js';
-import { type BenchCertificates, makeCertificates } from './certs.js';
 import { runGateway } from './gateway-runner.js';
 import { machineFacts } from './machine.js';
 import { hardFileLimit } from './process.js';
@@ -179,7 +179,7 @@ async function main(): Promise<number> {
     const cProgram = needsC ? compileC(work) : null;
     const h2Tls = h2OverTls();
     const needsTls = settings.scenarios.some((s) => s.protocol === 'https' || (s.protocol === 'h2' && h2Tls));
-    const certs: BenchCertificates | null = needsTls ? await makeCertificates(work) : null;
+    const certs: CertificateSet | null = needsTls ? await makeCertificates(work) : null;
     // Each side needs one fd per held transfer, plus a margin for everything else.
     const heldCount = Math.min(settings.heldCount, hardFileLimit() - 256);
     if (heldCount < settings.heldCount) log(`bench: the open-file limit allows ${heldCount} held transfers`);
@@ -207,7 +207,7 @@ async function main(): Promise<number> {
                   })
                 : await runCell(scenario, client, {
                     ports: server.ports,
-                    caPath: certs?.caPath ?? null,
+                    caPath: certs?.caCertPath ?? null,
                     cProgram,
                     durationMs: settings.durationMs,
                     heldCount,

@@ -1,7 +1,7 @@
 // Starts the bench server (dist/server.js) in its own child process on the server core.
 import http from 'node:http';
 import { fileURLToPath } from 'node:url';
-import type { BenchCertificates } from './certs.js';
+import type { CertificateSet } from '@multisock/testkit/servers';
 import { firstJsonLine, SERVER_CORE, spawnPinned } from './process.js';
 import type { ServerPorts } from './server.js';
 
@@ -13,8 +13,8 @@ export interface RunningServer {
 
 const SERVER_SCRIPT = fileURLToPath(new URL('./server.js', import.meta.url));
 
-export async function startServer(certs: BenchCertificates | null): Promise<RunningServer> {
-  const config = certs ? { tls: { key: certs.keyPath, cert: certs.certPath } } : {};
+export async function startServer(certs: CertificateSet | null): Promise<RunningServer> {
+  const config = certs ? { tls: { key: certs.serverKeyPath, cert: certs.serverCertPath } } : {};
   const child = spawnPinned(SERVER_CORE, process.execPath, [SERVER_SCRIPT, JSON.stringify(config)], {
     stdin: 'pipe',
   });
