@@ -221,6 +221,10 @@ void EasyHandle::ApplyInternalOptions() {
   // POST without a body) would block the loop reading the process's stdin and send it away.
   curl_easy_setopt(handle_, CURLOPT_READFUNCTION, read_.IsEmpty() ? NoBody : JsRead);
   curl_easy_setopt(handle_, CURLOPT_READDATA, this);
+  // Every socket libcurl opens and closes is seen by the multi the transfer runs in (its DATA
+  // is set at each add): a native loop adapter learns exactly when a socket dies.
+  curl_easy_setopt(handle_, CURLOPT_OPENSOCKETFUNCTION, MultiHandle::OnOpenSocket);
+  curl_easy_setopt(handle_, CURLOPT_CLOSESOCKETFUNCTION, MultiHandle::OnCloseSocket);
   if (!seek_.IsEmpty()) curl_easy_setopt(handle_, CURLOPT_SEEKDATA, this);
   if (!xferinfo_.IsEmpty()) curl_easy_setopt(handle_, CURLOPT_XFERINFODATA, this);
   if (!debug_.IsEmpty()) curl_easy_setopt(handle_, CURLOPT_DEBUGDATA, this);
@@ -255,12 +259,17 @@ void EasyHandle::Check(Napi::Env env, CURLcode code, const char* name) {
   if (code != CURLE_OK) throw EasyError(env, code, std::string("setopt(") + name + ")");
 }
 
-void EasyHandle::PrepareTransfer() {
+void EasyHandle::PrepareTransfer(MultiHandle* owner) {
   for (curl_slist* list : retiredSlists_) curl_slist_free_all(list);  // not in a transfer now
   retiredSlists_.clear();
   callbackError_.Reset();
   abortPending_ = false;
   errorBuffer_[0] = '\0';
+  // What the last transfer collected and nobody took does not pile up across transfers.
+  ClearBuffer(body_);
+  ClearBuffer(headers_);
+  curl_easy_setopt(handle_, CURLOPT_OPENSOCKETDATA, owner);
+  curl_easy_setopt(handle_, CURLOPT_CLOSESOCKETDATA, owner);
 }
 
 void EasyHandle::FailTransfer(Napi::Value error) {
@@ -702,14 +711,18 @@ Napi::Value EasyHandle::GetMulti(const Napi::CallbackInfo& info) {
 static constexpr size_t kCopyLimit = 1024 * 1024;
 static constexpr size_t kKeepCapacity = 256 * 1024;
 
+void EasyHandle::ClearBuffer(std::vector<char>& bytes) {
+  if (bytes.capacity() > kKeepCapacity) {
+    std::vector<char>().swap(bytes);
+  } else {
+    bytes.clear();
+  }
+}
+
 static Napi::Value TakeBuffer(Napi::Env env, std::vector<char>& bytes) {
   if (bytes.size() < kCopyLimit) {
     Napi::Buffer<char> copy = Napi::Buffer<char>::Copy(env, bytes.data(), bytes.size());
-    if (bytes.capacity() > kKeepCapacity) {
-      std::vector<char>().swap(bytes);
-    } else {
-      bytes.clear();
-    }
+    EasyHandle::ClearBuffer(bytes);
     return copy;
   }
   // Large bodies are handed over without a copy. V8 does not see memory behind an external
@@ -768,6 +781,10 @@ bool EasyHandle::CanCallJs() const {
   return !abortPending_ && !finalizing_ && !Data(Env()).tearingDown;
 }
 
+void EasyHandle::NoteJs() {
+  if (multi != nullptr) multi->NoteJsRan();
+}
+
 void EasyHandle::RecordCallbackError(Napi::Value error) {
   abortPending_ = true;
   // Keeping the error fails too once the environment is stopping (worker.terminate()): it is
@@ -816,6 +833,7 @@ size_t EasyHandle::CollectHeader(char* data, size_t size, size_t count, void* us
 
 size_t EasyHandle::CallDataFunction(Napi::FunctionReference& fn, char* data, size_t length) {
   if (!CanCallJs()) return 0;
+  NoteJs();
   Napi::Env env = Env();
   Napi::HandleScope scope(env);
   try {
@@ -845,6 +863,7 @@ size_t EasyHandle::JsHeader(char* data, size_t size, size_t count, void* userp) 
 size_t EasyHandle::JsRead(char* data, size_t size, size_t count, void* userp) {
   auto* self = static_cast<EasyHandle*>(userp);
   if (!self->CanCallJs()) return CURL_READFUNC_ABORT;
+  self->NoteJs();
   Napi::Env env = self->Env();
   Napi::HandleScope scope(env);
   const size_t room = size * count;
@@ -893,6 +912,7 @@ size_t EasyHandle::NoBody(char*, size_t, size_t, void*) {
 int EasyHandle::JsSeek(void* userp, curl_off_t offset, int origin) {
   auto* self = static_cast<EasyHandle*>(userp);
   if (!self->CanCallJs()) return CURL_SEEKFUNC_FAIL;
+  self->NoteJs();
   Napi::Env env = self->Env();
   Napi::HandleScope scope(env);
   try {
@@ -912,6 +932,7 @@ int EasyHandle::JsXferInfo(void* userp, curl_off_t dltotal, curl_off_t dlnow, cu
                            curl_off_t ulnow) {
   auto* self = static_cast<EasyHandle*>(userp);
   if (!self->CanCallJs()) return 1;
+  self->NoteJs();
   Napi::Env env = self->Env();
   Napi::HandleScope scope(env);
   try {
@@ -933,6 +954,7 @@ int EasyHandle::JsXferInfo(void* userp, curl_off_t dltotal, curl_off_t dlnow, cu
 int EasyHandle::JsDebug(CURL*, curl_infotype type, char* data, size_t size, void* userp) {
   auto* self = static_cast<EasyHandle*>(userp);
   if (!self->CanCallJs()) return 0;
+  self->NoteJs();
   Napi::Env env = self->Env();
   Napi::HandleScope scope(env);
   try {

@@ -27,11 +27,16 @@ class EasyHandle : public Napi::ObjectWrap<EasyHandle> {
   // Bookkeeping done by MultiHandle while the handle is added to it.
   MultiHandle* multi = nullptr;
   Napi::ObjectReference addedRef;  // keeps an added Easy alive without any JS reference to it
-  void PrepareTransfer();
+  bool autoRemove = false;         // perform(): removed natively as soon as it finishes
+  // A new transfer in `owner`: fresh body and header buffers, no error left from the last one,
+  // and libcurl's socket open/close calls reported to the owner.
+  void PrepareTransfer(MultiHandle* owner);
   void FailTransfer(Napi::Value error);
   void ReleaseNative();  // curl_easy_cleanup without JS, for finalizers and teardown
 
   static Napi::Value ListOptions(const Napi::CallbackInfo& info);
+  // Empties a collected body or header buffer, keeping a modest capacity for the next transfer.
+  static void ClearBuffer(std::vector<char>& bytes);
 
  private:
   Napi::Value SetOpt(const Napi::CallbackInfo& info);
@@ -72,6 +77,8 @@ class EasyHandle : public Napi::ObjectWrap<EasyHandle> {
   static int JsDebug(CURL* handle, curl_infotype type, char* data, size_t size, void* userp);
   size_t CallDataFunction(Napi::FunctionReference& fn, char* data, size_t length);
   bool CanCallJs() const;
+  // Before a JS callback runs: tells the multi (see MultiHandle::NoteJsRan).
+  void NoteJs();
   void RecordCallbackError(Napi::Value error);
 
   CURL* handle_ = nullptr;

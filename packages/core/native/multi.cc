@@ -1,5 +1,8 @@
 #include "multi.h"
 
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <cmath>
 
 #include "easy.h"
@@ -39,7 +42,46 @@ struct JsCallbackScope {
   int& depth_;
 };
 
+const napi_type_tag kLoopTag = {MULTISOCK_LOOP_TAG_LOWER, MULTISOCK_LOOP_TAG_UPPER};
+
+// A socket or timer callback's return value: 0 or nothing is success, -1 is the seed's error.
+// Anything else (a Promise above all: libcurl cannot wait for it) is refused the same way,
+// with a cause saying what came back; a refused Promise's rejection is handled here, so it
+// does not surface again as an unhandled rejection.
+Napi::Value CallbackFailure(Napi::Env env, const char* option, const Napi::Value& result) {
+  if (result.IsUndefined()) return Napi::Value();
+  if (result.IsNumber()) {
+    double rc = result.As<Napi::Number>().DoubleValue();
+    if (rc == -1) return Napi::Error::New(env, std::string(option) + " returned -1").Value();
+    return Napi::Value();  // libcurl ignores any other number (docs/contract.md#return-values)
+  }
+  std::string what = "a value of type " + std::string(result.IsString()    ? "string"
+                                                      : result.IsBoolean() ? "boolean"
+                                                      : result.IsNull()    ? "null"
+                                                                           : "object");
+  if (result.IsPromise()) {
+    what = "a Promise";
+    Napi::Object promise = result.As<Napi::Object>();
+    Napi::Value then = promise.Get("then");
+    if (then.IsFunction()) {
+      then.As<Napi::Function>().Call(
+          promise, {env.Undefined(), Napi::Function::New(env, [](const Napi::CallbackInfo&) {})});
+    }
+  }
+  return Napi::TypeError::New(env, std::string(option) + " returned " + what +
+                                       ": it runs inside libcurl and must return 0, -1 or "
+                                       "nothing (an async function cannot be one)")
+      .Value();
+}
+
 }  // namespace
+
+// Why a callback aborted the multi's transfers, shared by every transfer it failed.
+struct MultiHandle::AbortCause {
+  JsValueRef js;  // the error a JS callback threw, or made from loopError at delivery
+  int loopError = 0;
+  std::string loopDetail;
+};
 
 Napi::Function MultiHandle::Init(Napi::Env env) {
   return DefineClass(env, "NativeMulti",
@@ -50,15 +92,22 @@ Napi::Function MultiHandle::Init(Napi::Env env) {
                          InstanceMethod<&MultiHandle::SocketAction>("socketAction"),
                          InstanceMethod<&MultiHandle::Assign>("assign"),
                          InstanceMethod<&MultiHandle::Close>("close"),
+                         InstanceMethod<&MultiHandle::AttachLoop>("attachLoop"),
+                         InstanceMethod<&MultiHandle::DetachLoop>("detachLoop"),
+                         InstanceMethod<&MultiHandle::LoopStats>("loopStats"),
+                         InstanceMethod<&MultiHandle::SetTrace>("setTrace"),
+                         InstanceMethod<&MultiHandle::FailNextNativeSocket>("failNextNativeSocket"),
+                         InstanceMethod<&MultiHandle::TakeTrace>("takeTrace"),
                          InstanceAccessor<&MultiHandle::GetClosed>("closed"),
                          InstanceAccessor<&MultiHandle::GetInCallback>("inCallback"),
+                         InstanceAccessor<&MultiHandle::GetDriven>("driven"),
                      });
 }
 
 MultiHandle::MultiHandle(const Napi::CallbackInfo& info) : Napi::ObjectWrap<MultiHandle>(info) {
   multi_ = curl_multi_init();
   if (multi_ == nullptr) throw MultiError(info.Env(), CURLM_OUT_OF_MEMORY, "curl_multi_init");
-  // The C callbacks are installed for good; whether JS is called depends on what JS set.
+  // The C callbacks are installed for good; they call JS or the native loop, whichever is set.
   curl_multi_setopt(multi_, CURLMOPT_SOCKETFUNCTION, OnSocket);
   curl_multi_setopt(multi_, CURLMOPT_SOCKETDATA, this);
   curl_multi_setopt(multi_, CURLMOPT_TIMERFUNCTION, OnTimer);
@@ -96,6 +145,10 @@ EasyHandle* MultiHandle::ToEasy(Napi::Env env, const Napi::Value& value, const c
   return easy;
 }
 
+void MultiHandle::Trace(int32_t kind, int32_t a, int32_t b, int32_t c, int32_t d) {
+  trace_.insert(trace_.end(), {kind, a, b, c, d});
+}
+
 // --- callbacks from libcurl --------------------------------------------------------------------
 
 void MultiHandle::RecordAbort(Napi::Value error) {
@@ -103,30 +156,91 @@ void MultiHandle::RecordAbort(Napi::Value error) {
   aborted_ = true;
 }
 
-int MultiHandle::OnSocket(CURL* easy, curl_socket_t socket, int what, void* userp, void*) {
+void MultiHandle::RecordLoopFailure(int error) {
+  if (!aborted_) {
+    loopFailure_ = error;
+    const char* detail = loop_->last_error != nullptr ? loop_->last_error(loopState_) : nullptr;
+    loopFailureDetail_ = detail != nullptr ? detail : "";
+  }
+  aborted_ = true;
+}
+
+// libcurl's socket callback, handled by the native loop.
+void MultiHandle::NativeSocket(CURL* easy, curl_socket_t socket, int what, void* socketp) {
+  unsigned flags = 0;
+  auto open = openSockets_.find(socket);
+  if (what != CURL_POLL_REMOVE) {
+    if (socketp == nullptr) {
+      // Marks the socket in libcurl's hash, so the next call for it is not fresh. libcurl
+      // forgets the mark at REMOVE (docs/contract.md#remove-forgets-socketp).
+      flags |= MULTISOCK_SOCKET_FRESH;
+      curl_multi_assign(multi_, socket, this);
+    }
+    // Watched for reading means connected: from then on libcurl closes it through
+    // OnCloseSocket (see openSockets_).
+    if (open != openSockets_.end() && (what & CURL_POLL_IN) != 0) open->second = true;
+  }
+  if (open != openSockets_.end() && open->second) flags |= MULTISOCK_SOCKET_TRACKED;
+  int rc = loop_->socket(loopState_, socket, what, flags);
+  if (rc >= 0 && !injectedFailure_.empty() && what != CURL_POLL_REMOVE) {
+    rc = -EIO;
+    loopFailureDetail_ = std::move(injectedFailure_);
+    injectedFailure_.clear();
+    if (!aborted_) loopFailure_ = rc;
+    aborted_ = true;
+  } else if (rc < 0) {
+    RecordLoopFailure(rc);
+  }
+  if (tracing_) {
+    multisock_loop_stats stats{-1, -1};
+    if (loop_->stats != nullptr) loop_->stats(loopState_, &stats);
+    EasyHandle* owner = EasyHandle::FromCurl(easy);
+    const int32_t known = owner != nullptr && owner->multi == this ? 1 : 0;
+    Trace(kTraceSocket, socket, what, known | static_cast<int32_t>(flags << 1),
+          stats.registrations);
+  }
+}
+
+// libcurl's timer callback (and the kick of a new attachment), handled by the native loop.
+void MultiHandle::NativeTimer(long timeoutMs) {
+  int rc = loop_->timer(loopState_, timeoutMs);
+  if (tracing_) {
+    multisock_loop_stats stats{-1, -1};
+    if (loop_->stats != nullptr) loop_->stats(loopState_, &stats);
+    const long ms = std::max<long>(-1, std::min<long>(timeoutMs, INT32_MAX));
+    Trace(kTraceTimer, static_cast<int32_t>(ms), 0, 0, stats.timer_armed);
+  }
+  if (rc < 0) RecordLoopFailure(rc);
+}
+
+int MultiHandle::OnSocket(CURL* easy, curl_socket_t socket, int what, void* userp, void* socketp) {
   auto* self = static_cast<MultiHandle*>(userp);
+  if (self->loop_ != nullptr) {
+    self->NativeSocket(easy, socket, what, socketp);
+    return 0;  // never -1 (docs/contract.md#a-failing-callback)
+  }
   if (!self->socketFunction_.IsEmpty() && self->CanCallJs()) {
     // No C++ exception may unwind through libcurl. Once worker.terminate() is under way every
     // Node-API call fails, even recording the error: the transfers are aborted all the same.
     try {
       Napi::Env env = self->Env();
       Napi::HandleScope scope(env);
-      // Only a transfer the application added to this multi is passed on (CONTRACT statement 7).
+      // Only a transfer the application added to this multi is passed on: libcurl also names its
+      // internal handles here (docs/contract.md#easy-may-be-internal).
       EasyHandle* owner = EasyHandle::FromCurl(easy);
       Napi::Value easyValue =
           owner != nullptr && owner->multi == self ? owner->Value() : Napi::Value(env.Null());
-      auto socketp = self->socketps_.find(socket);
+      auto entry = self->socketps_.find(socket);
       Napi::Value socketpValue =
-          socketp == self->socketps_.end() ? Napi::Value(env.Null()) : socketp->second.Get(env);
+          entry == self->socketps_.end() ? Napi::Value(env.Null()) : entry->second.Get(env);
       try {
         JsCallbackScope inCallback(self->jsCallbackDepth_);
         Napi::Value result = self->socketFunction_.Call(
             env.Undefined(),
             {easyValue, Napi::Number::New(env, socket), Napi::Number::New(env, what),
              self->socketData_.IsEmpty() ? env.Null() : self->socketData_.Get(env), socketpValue});
-        if (result.IsNumber() && result.As<Napi::Number>().DoubleValue() == -1) {
-          self->RecordAbort(Napi::Error::New(env, "SOCKETFUNCTION returned -1").Value());
-        }
+        Napi::Value failure = CallbackFailure(env, "SOCKETFUNCTION", result);
+        if (!failure.IsEmpty()) self->RecordAbort(failure);
       } catch (const Napi::Error& error) {
         self->RecordAbort(error.Value());
       }
@@ -134,15 +248,19 @@ int MultiHandle::OnSocket(CURL* easy, curl_socket_t socket, int what, void* user
       self->aborted_ = true;
     }
   }
-  // libcurl forgets socketp at REMOVE (CONTRACT statement 12), and so do we.
+  // libcurl forgets socketp at REMOVE, and so do we (docs/contract.md#remove-forgets-socketp).
   if (what == CURL_POLL_REMOVE) self->socketps_.erase(socket);
-  // Never -1: on 7.88.1 it corrupts the socket hash (statement 17). A failure is recorded and
-  // acted on once libcurl has returned (Leave).
+  // Never -1: on 7.88.1 it corrupts the socket hash. A failure is recorded and acted on once
+  // libcurl has returned (docs/contract.md#a-failing-callback).
   return 0;
 }
 
 int MultiHandle::OnTimer(CURLM*, long timeoutMs, void* userp) {
   auto* self = static_cast<MultiHandle*>(userp);
+  if (self->loop_ != nullptr) {
+    self->NativeTimer(timeoutMs);
+    return 0;
+  }
   if (self->timerFunction_.IsEmpty() || !self->CanCallJs()) return 0;
   try {  // no C++ exception through libcurl: see OnSocket
     Napi::Env env = self->Env();
@@ -152,84 +270,185 @@ int MultiHandle::OnTimer(CURLM*, long timeoutMs, void* userp) {
       Napi::Value result = self->timerFunction_.Call(
           env.Undefined(), {self->Value(), Napi::Number::New(env, static_cast<double>(timeoutMs)),
                             self->timerData_.IsEmpty() ? env.Null() : self->timerData_.Get(env)});
-      if (result.IsNumber() && result.As<Napi::Number>().DoubleValue() == -1) {
-        self->RecordAbort(Napi::Error::New(env, "TIMERFUNCTION returned -1").Value());
-      }
+      Napi::Value failure = CallbackFailure(env, "TIMERFUNCTION", result);
+      if (!failure.IsEmpty()) self->RecordAbort(failure);
     } catch (const Napi::Error& error) {
       self->RecordAbort(error.Value());
     }
   } catch (...) {
     self->aborted_ = true;
   }
-  return 0;  // see OnSocket (statement 23)
+  return 0;  // see OnSocket
 }
 
-// --- after a libcurl call ----------------------------------------------------------------------
+curl_socket_t MultiHandle::OnOpenSocket(void* userp, curlsocktype, curl_sockaddr* address) {
+  // Close-on-exec: a child process Node spawns must not inherit libcurl's connections.
+  curl_socket_t socket =
+      ::socket(address->family, address->socktype | SOCK_CLOEXEC, address->protocol);
+  if (socket == CURL_SOCKET_BAD) return CURL_SOCKET_BAD;
+  if (userp != nullptr) static_cast<MultiHandle*>(userp)->openSockets_[socket] = false;
+  return socket;
+}
+
+int MultiHandle::OnCloseSocket(void* userp, curl_socket_t socket) {
+  if (userp != nullptr) {
+    auto* self = static_cast<MultiHandle*>(userp);
+    if (self->openSockets_.erase(socket) > 0 && self->loop_ != nullptr) {
+      self->loop_->closed(self->loopState_, socket);
+    }
+  }
+  return ::close(socket);
+}
+
+// --- what a native loop adapter calls ------------------------------------------------------------
+
+int MultiHandle::ApiAction(multisock_multi* multi, curl_socket_t socket, int bits) {
+  auto* self = reinterpret_cast<MultiHandle*>(multi);
+  if (self->multi_ == nullptr) return CURLM_BAD_HANDLE;
+  if (self->depth_ > 0) {
+    // From inside a socket or timer function: libcurl would refuse it too.
+    if (self->tracing_) self->Trace(kTraceAction, socket, bits, kActionRefused, 0);
+    return CURLM_RECURSIVE_API_CALL;
+  }
+  if (self->tracing_) self->Trace(kTraceAction, socket, bits, 0, 0);
+  int running = 0;  // never NULL: 7.88.1 writes it unconditionally
+  ++self->depth_;
+  CURLMcode code = curl_multi_socket_action(self->multi_, socket, bits & 7, &running);
+  --self->depth_;
+  self->Collect();
+  return code;
+}
+
+void MultiHandle::ApiFlush(multisock_multi* multi) {
+  auto* self = reinterpret_cast<MultiHandle*>(multi);
+  if (self->tracing_) self->Trace(kTraceTurn, 0, 0, 0, 0);
+  if ((self->finished_.empty() && !self->jsRan_) || self->depth_ > 0 || !self->CanCallJs()) return;
+  self->jsRan_ = false;
+  Napi::Env env = self->Env();
+  Napi::HandleScope scope(env);
+  // Through napi_make_callback, as Node calls its own callbacks: promise reactions and
+  // process.nextTick callbacks (from perform() and from JS callbacks that ran during this turn's
+  // actions) run right after. An exception goes to 'uncaughtException'.
+  try {
+    Napi::Object object = self->Value();
+    self->Deliver(env, object, true);
+  } catch (const Napi::Error& error) {
+    napi_fatal_exception(env, error.Value());
+  } catch (...) {
+  }
+}
+
+// --- finished transfers ------------------------------------------------------------------------
+
+void MultiHandle::NoteJsRan() {
+  jsRan_ = true;
+}
+
+void MultiHandle::RemoveFinished(EasyHandle* easy, CURLcode result,
+                                 const std::shared_ptr<AbortCause>& cause) {
+  ++depth_;
+  curl_multi_remove_handle(multi_, easy->curl());
+  --depth_;
+  finished_.push_back({easy, std::move(easy->addedRef), result, cause});
+  added_.erase(easy);
+  easy->multi = nullptr;
+  easy->autoRemove = false;
+  if (added_.empty()) Unref();  // see AddHandle; the entry holds the Easy itself
+}
+
+std::shared_ptr<MultiHandle::AbortCause> MultiHandle::Collect() {
+  int queued = 0;
+  while (CURLMsg* msg = curl_multi_info_read(multi_, &queued)) {
+    if (msg->msg != CURLMSG_DONE) continue;
+    EasyHandle* easy = EasyHandle::FromCurl(msg->easy_handle);
+    if (easy == nullptr || easy->multi != this) continue;
+    const CURLcode result = msg->data.result;  // the message dies with remove_handle
+    if (easy->autoRemove) {
+      RemoveFinished(easy, result, nullptr);
+    } else {
+      finished_.push_back({easy, Napi::ObjectReference(), result, nullptr});
+    }
+  }
+  if (!aborted_) return nullptr;
+  // A callback failed: every transfer in progress fails with CURLE_ABORTED_BY_CALLBACK, as the
+  // seed documents. Removing them (rather than letting 7.88.1 run its broken path) leaves the
+  // multi consistent and usable for new transfers (docs/contract.md#a-failing-callback).
+  auto cause = std::make_shared<AbortCause>();
+  cause->js = std::move(abortCause_);
+  cause->loopError = loopFailure_;
+  cause->loopDetail = std::move(loopFailureDetail_);
+  std::vector<EasyHandle*> inProgress;
+  for (EasyHandle* easy : added_) {
+    bool finished = false;
+    for (const Finished& f : finished_) finished = finished || f.easy == easy;
+    if (!finished) inProgress.push_back(easy);
+  }
+  for (EasyHandle* easy : inProgress) RemoveFinished(easy, CURLE_ABORTED_BY_CALLBACK, cause);
+  // The removals call the socket callback again (REMOVE): what it does then is part of the same
+  // failure.
+  aborted_ = false;
+  abortCause_.Reset();
+  loopFailure_ = 0;
+  loopFailureDetail_.clear();
+  return cause;
+}
+
+Napi::Value MultiHandle::CauseValue(Napi::Env env, AbortCause& cause) {
+  if (!cause.js.IsEmpty()) return cause.js.Get(env);
+  Napi::Value error;
+  if (cause.loopError != 0) {
+    std::string detail = cause.loopDetail.empty()
+                             ? std::string(loop_ != nullptr ? loop_->name : "loop") +
+                                   " adapter: " + strerror(-cause.loopError)
+                             : cause.loopDetail;
+    if (!loopErrorFactory_.IsEmpty()) {
+      error = loopErrorFactory_.Call(
+          {Napi::Number::New(env, -cause.loopError), Napi::String::New(env, detail)});
+    } else {
+      error = Napi::Error::New(env, detail).Value();
+    }
+  } else {
+    error = Napi::Error::New(env, "a socket or timer callback failed").Value();
+  }
+  cause.js.Set(error);
+  return error;
+}
+
+void MultiHandle::Deliver(Napi::Env env, Napi::Object self, bool fromLoop) {
+  std::vector<Finished> batch;
+  batch.swap(finished_);
+  // [easy, result, easy, result, ...]: one call for every transfer that finished.
+  Napi::Array done = Napi::Array::New(env, batch.size() * 2);
+  uint32_t i = 0;
+  for (Finished& f : batch) {
+    Napi::Object easy = f.ref.IsEmpty() ? f.easy->Value() : f.ref.Value();
+    if (f.cause) f.easy->FailTransfer(CauseValue(env, *f.cause));
+    done.Set(i++, easy);
+    done.Set(i++, Napi::Number::New(env, f.result));
+  }
+  Napi::Function deliver = self.Get(Data(env).doneHook.Value()).As<Napi::Function>();
+  if (fromLoop) {
+    deliver.MakeCallback(self, {done}, *asyncContext_);
+  } else {
+    deliver.Call(self, {done});
+  }
+}
+
+// --- after a libcurl call from JS --------------------------------------------------------------
 
 void MultiHandle::Leave(Napi::Env env) {
   if (--depth_ > 0 || multi_ == nullptr) return;
   // Holds the JS object for what follows: removing the last Easy below unpins the Multi, and
   // Leave may run for Easy.pause(), where no JS frame holds the Multi.
   Napi::Object self = Value();
-  // Copy the messages out first: their pointers die with remove_handle (statement 32).
-  struct Done {
-    EasyHandle* easy;
-    Napi::Object object;
-    CURLcode result;
-  };
-  std::vector<Done> done;
-  int queued = 0;
-  while (CURLMsg* msg = curl_multi_info_read(multi_, &queued)) {
-    if (msg->msg != CURLMSG_DONE) continue;
-    EasyHandle* easy = EasyHandle::FromCurl(msg->easy_handle);
-    if (easy != nullptr && easy->multi == this) {
-      done.push_back({easy, easy->Value(), msg->data.result});
-    }
-  }
-  Napi::Value cause = env.Undefined();
-  if (aborted_) {
-    // A callback failed: every transfer in progress fails with CURLE_ABORTED_BY_CALLBACK, as
-    // the seed documents. Removing them (rather than letting 7.88.1 run its broken path)
-    // leaves the multi consistent and usable for new transfers.
-    cause = abortCause_.Get(env);
-    std::vector<EasyHandle*> inProgress;
-    for (EasyHandle* easy : added_) {
-      bool finished = false;
-      for (const Done& d : done) finished = finished || d.easy == easy;
-      if (!finished) inProgress.push_back(easy);
-    }
-    for (EasyHandle* easy : inProgress) {
-      Napi::Object object = easy->Value();
-      ++depth_;
-      curl_multi_remove_handle(multi_, easy->curl());
-      --depth_;
-      Detach(easy);
-      easy->FailTransfer(cause);
-      done.push_back({easy, object, CURLE_ABORTED_BY_CALLBACK});
-    }
-    aborted_ = false;
-    abortCause_.Reset();
-  }
-  if (!done.empty()) {
-    Napi::Symbol hook = Data(env).doneHook.Value();
-    Napi::Function deliver = self.Get(hook).As<Napi::Function>();
-    // Every message is delivered even if one delivery throws, so no perform() is left waiting;
-    // the first error is rethrown afterwards.
-    Napi::Value failure;
-    for (const Done& d : done) {
-      try {
-        deliver.Call(self, {d.object, Napi::Number::New(env, d.result)});
-      } catch (const Napi::Error& error) {
-        if (failure.IsEmpty()) failure = error.Value();
-      }
-    }
-    if (!failure.IsEmpty()) throw Napi::Error(env, failure);
-  }
-  if (!cause.IsUndefined()) {
+  std::shared_ptr<AbortCause> cause = Collect();
+  if (!finished_.empty()) Deliver(env, self, false);
+  jsRan_ = false;
+  if (cause) {
     Napi::Error error = MultiError(env, CURLM_ABORTED_BY_CALLBACK,
                                    "a socket or timer callback failed; every transfer in "
                                    "progress was aborted");
-    error.Set("cause", cause);
+    error.Set("cause", CauseValue(env, *cause));
     throw error;
   }
 }
@@ -251,6 +470,11 @@ Napi::Value MultiHandle::SetOpt(const Napi::CallbackInfo& info) {
   const std::string type = it->second.type;
   if (id == CURLMOPT_SOCKETFUNCTION || id == CURLMOPT_TIMERFUNCTION) {
     if (!clear && !value.IsFunction()) throw BadValue(env, name, "a function or null");
+    if (!clear && loop_ != nullptr) {
+      throw MultiError(env, CURLM_BAD_FUNCTION_ARGUMENT,
+                       "setopt(" + name + "): the Multi is driven by the native " + loop_->name +
+                           " adapter; detach() it first");
+    }
     Napi::FunctionReference& slot =
         id == CURLMOPT_SOCKETFUNCTION ? socketFunction_ : timerFunction_;
     if (clear) {
@@ -310,6 +534,8 @@ Napi::Value MultiHandle::SetOpt(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// addHandle(easy, autoRemove): with autoRemove (perform()) the Easy is removed natively as soon
+// as it finishes, before JS hears of it.
 Napi::Value MultiHandle::AddHandle(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   CheckUsable(env, "addHandle");
@@ -319,9 +545,17 @@ Napi::Value MultiHandle::AddHandle(const Napi::CallbackInfo& info) {
                      easy->multi == this ? "addHandle: the Easy is already added to this Multi"
                                          : "addHandle: the Easy is added to another Multi");
   }
-  easy->PrepareTransfer();
-  // Book-keeping first: the timer callback runs inside curl_multi_add_handle (statement 19).
+  const bool autoRemove = info[1].IsBoolean() && info[1].As<Napi::Boolean>().Value();
+  if (autoRemove && loop_ == nullptr && socketFunction_.IsEmpty() && timerFunction_.IsEmpty()) {
+    // The promise would never settle: nothing is told to call socketAction.
+    throw MultiError(env, CURLM_BAD_FUNCTION_ARGUMENT,
+                     "perform: nothing drives this Multi; attach a loop adapter (e.g. "
+                     "libuv.attach(multi)) or set SOCKETFUNCTION and TIMERFUNCTION first");
+  }
+  easy->PrepareTransfer(this);
+  // Book-keeping first: the timer callback runs inside curl_multi_add_handle.
   easy->multi = this;
+  easy->autoRemove = autoRemove;
   easy->addedRef = Napi::Persistent(info[0].As<Napi::Object>());
   added_.insert(easy);
   // An added Easy can reach this Multi without its JS object (Easy.close(), pause(), the multi
@@ -342,6 +576,7 @@ Napi::Value MultiHandle::AddHandle(const Napi::CallbackInfo& info) {
 void MultiHandle::Detach(EasyHandle* easy) {
   if (added_.erase(easy) > 0 && added_.empty()) Unref();  // see AddHandle
   easy->multi = nullptr;
+  easy->autoRemove = false;
   easy->addedRef.Reset();
 }
 
@@ -349,7 +584,7 @@ Napi::Value MultiHandle::RemoveHandle(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   CheckUsable(env, "removeHandle");
   EasyHandle* easy = ToEasy(env, info[0], "removeHandle");
-  if (easy->multi == nullptr) return env.Undefined();  // libcurl: CURLM_OK (statement 31)
+  if (easy->multi == nullptr) return env.Undefined();  // libcurl: CURLM_OK
   if (easy->multi != this) {
     throw MultiError(env, CURLM_BAD_EASY_HANDLE,
                      "removeHandle: the Easy is added to another Multi");
@@ -358,10 +593,21 @@ Napi::Value MultiHandle::RemoveHandle(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+void MultiHandle::DropFinished(EasyHandle* easy) {
+  // libcurl drops a removed handle's queued message, and so do we (docs/contract.md#remove-handle).
+  for (auto it = finished_.begin(); it != finished_.end(); ++it) {
+    if (it->easy == easy && it->ref.IsEmpty()) {
+      finished_.erase(it);
+      return;
+    }
+  }
+}
+
 void MultiHandle::RemoveFromJs(Napi::Env env, EasyHandle* easy, const char* where) {
   CheckUsable(env, where);
   [[maybe_unused]] Napi::Object keep =
       easy->Value();  // alive until the callbacks of the removal have run
+  DropFinished(easy);
   Enter();
   CURLMcode code = curl_multi_remove_handle(multi_, easy->curl());
   Detach(easy);
@@ -374,6 +620,7 @@ void MultiHandle::RemoveFromJs(Napi::Env env, EasyHandle* easy, const char* wher
 
 void MultiHandle::ForgetEasy(EasyHandle* easy) {
   if (multi_ != nullptr) {
+    DropFinished(easy);
     ++depth_;
     silent_ = true;
     curl_multi_remove_handle(multi_, easy->curl());
@@ -385,17 +632,22 @@ void MultiHandle::ForgetEasy(EasyHandle* easy) {
 
 Napi::Value MultiHandle::SocketAction(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  CheckUsable(env, "socketAction");
   int32_t fd = ToFd(info[0], "socketAction");
   double bits = info[1].IsUndefined() ? 0
                 : info[1].IsNumber()  ? info[1].As<Napi::Number>().DoubleValue()
                                       : NAN;
+  if (tracing_ && loop_ != nullptr) {
+    const bool refused = multi_ == nullptr || depth_ > 0;
+    Trace(kTraceAction, fd, std::isfinite(bits) ? static_cast<int32_t>(bits) : -1,
+          kActionFromJs | (refused ? kActionRefused : 0), 0);
+  }
+  CheckUsable(env, "socketAction");
   if (!(bits >= 0 && bits <= 7) || std::trunc(bits) != bits) {
     throw MultiError(env, CURLM_BAD_FUNCTION_ARGUMENT,
                      "socketAction: the event mask must be a combination of CSelect.IN, OUT "
                      "and ERR");
   }
-  int running = 0;  // never NULL: 7.88.1 writes it unconditionally (statement 25)
+  int running = 0;  // never NULL: 7.88.1 writes it unconditionally
   Enter();
   CURLMcode code = curl_multi_socket_action(multi_, static_cast<curl_socket_t>(fd),
                                             static_cast<int>(bits), &running);
@@ -409,8 +661,13 @@ Napi::Value MultiHandle::SocketAction(const Napi::CallbackInfo& info) {
 
 Napi::Value MultiHandle::Assign(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  // Allowed inside callbacks, as in libcurl (statement 33).
+  // Allowed inside callbacks, as in libcurl (docs/contract.md#assign).
   if (multi_ == nullptr) throw MultiError(env, CURLM_BAD_HANDLE, "assign: the Multi is closed");
+  if (loop_ != nullptr) {
+    throw MultiError(env, CURLM_BAD_FUNCTION_ARGUMENT,
+                     std::string("assign: the Multi is driven by the native ") + loop_->name +
+                         " adapter, which owns the sockets' associations");
+  }
   int32_t fd = ToFd(info[0], "assign");
   Napi::Value value = info[1];
   const bool clear = value.IsNull() || value.IsUndefined();
@@ -425,8 +682,134 @@ Napi::Value MultiHandle::Assign(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// --- the native loop ---------------------------------------------------------------------------
+
+// attachLoop(loop: External, owner: object | undefined, makeError: function | undefined)
+Napi::Value MultiHandle::AttachLoop(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  CheckUsable(env, "attach");
+  Napi::Value loop = info[0];
+  if (!loop.IsExternal() || !loop.As<Napi::Object>().CheckTypeTag(&kLoopTag)) {
+    throw Napi::TypeError::New(env,
+                               "attach: expected a native loop (the External a multisock loop "
+                               "adapter's addon makes)");
+  }
+  auto* ref = loop.As<Napi::External<multisock_loop_ref>>().Data();
+  if (ref == nullptr || ref->table == nullptr || ref->table->version != MULTISOCK_LOOP_VERSION) {
+    throw Napi::TypeError::New(env,
+                               "attach: the native loop was built for another version of "
+                               "multisock/loop.h (rebuild the adapter)");
+  }
+  if (loop_ != nullptr) {
+    throw MultiError(env, CURLM_ADDED_ALREADY,
+                     std::string("attach: this Multi is already attached to the ") + loop_->name +
+                         " adapter; detach() it first");
+  }
+  if (!socketFunction_.IsEmpty() || !timerFunction_.IsEmpty()) {
+    throw MultiError(env, CURLM_ADDED_ALREADY,
+                     "attach: this Multi's SOCKETFUNCTION or TIMERFUNCTION is set, so JavaScript "
+                     "(another adapter?) drives it; detach that first");
+  }
+  if (!info[2].IsUndefined() && !info[2].IsFunction()) {
+    throw Napi::TypeError::New(env, "attach: makeError must be a function");
+  }
+  static const multisock_core_api kApi = {MULTISOCK_LOOP_VERSION, ApiAction, ApiFlush};
+  int error = 0;
+  void* state =
+      ref->table->attach(ref->loop, reinterpret_cast<multisock_multi*>(this), &kApi, &error);
+  if (state == nullptr) {
+    std::string detail = std::string("attach: the ") + ref->table->name +
+                         " adapter failed: " + strerror(error < 0 ? -error : ENOMEM);
+    if (info[2].IsFunction()) {
+      throw Napi::Error(env, info[2].As<Napi::Function>().Call(
+                                 {Napi::Number::New(env, error < 0 ? -error : ENOMEM),
+                                  Napi::String::New(env, detail)}));
+    }
+    throw Napi::Error::New(env, detail);
+  }
+  loop_ = ref->table;
+  loopState_ = state;
+  Napi::Object hold = Napi::Object::New(env);
+  hold.Set("loop", loop);
+  hold.Set("owner", info[1]);
+  loopHold_ = Napi::Persistent(hold);
+  if (info[2].IsFunction()) loopErrorFactory_ = Napi::Persistent(info[2].As<Napi::Function>());
+  asyncContext_ = std::make_unique<Napi::AsyncContext>(env, "multisock.done", Value());
+  // While attached the multi is pinned, as JS callbacks pin it: the loop calls into it.
+  Ref();
+  // Transfers added before the attach announced their timer to nobody: start them now.
+  if (!added_.empty()) NativeTimer(0);
+  return env.Undefined();
+}
+
+void MultiHandle::ReleaseLoop() {
+  if (loop_ == nullptr) return;
+  const multisock_loop* loop = loop_;
+  void* state = loopState_;
+  loop_ = nullptr;
+  loopState_ = nullptr;
+  loop->detach(state);
+  Unref();  // see AttachLoop
+  loopHold_.Reset();
+  loopErrorFactory_.Reset();
+  asyncContext_.reset();
+}
+
+Napi::Value MultiHandle::DetachLoop(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (depth_ > 0) {
+    // The adapter's own code is on the stack (it called into libcurl): freeing it now would
+    // pull its state from under it.
+    throw MultiError(env, CURLM_RECURSIVE_API_CALL,
+                     "detach: called from inside a libcurl callback; detach on a later turn of "
+                     "the loop");
+  }
+  // What finished in this turn and was not flushed yet still reaches JS.
+  if (!finished_.empty() && multi_ != nullptr) Deliver(env, Value(), false);
+  ReleaseLoop();
+  return env.Undefined();
+}
+
+// [name, registrations, timerArmed] of the native loop, or null.
+Napi::Value MultiHandle::LoopStats(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (loop_ == nullptr) return env.Null();
+  multisock_loop_stats stats{0, 0};
+  if (loop_->stats != nullptr) loop_->stats(loopState_, &stats);
+  Napi::Array result = Napi::Array::New(env, 3);
+  result.Set(0u, loop_->name);
+  result.Set(1u, stats.registrations);
+  result.Set(2u, stats.timer_armed != 0);
+  return result;
+}
+
+// failNextNativeSocket(detail): the next socket callback a native loop handles counts as failed
+// (the conformance suite's fault injection; the abort rule then applies).
+Napi::Value MultiHandle::FailNextNativeSocket(const Napi::CallbackInfo& info) {
+  injectedFailure_ = ToName(info[0], "failNextNativeSocket");
+  if (injectedFailure_.empty()) injectedFailure_ = "injected failure";
+  return info.Env().Undefined();
+}
+
+Napi::Value MultiHandle::SetTrace(const Napi::CallbackInfo& info) {
+  tracing_ = info[0].IsBoolean() && info[0].As<Napi::Boolean>().Value();
+  if (!tracing_) trace_.clear();
+  return info.Env().Undefined();
+}
+
+// The trace since the last call, 5 int32 per record: [kind, a, b, c, d].
+Napi::Value MultiHandle::TakeTrace(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Int32Array out = Napi::Int32Array::New(env, trace_.size());
+  std::copy(trace_.begin(), trace_.end(), out.Data());
+  trace_.clear();
+  return out;
+}
+
+// --- closing -----------------------------------------------------------------------------------
+
 void MultiHandle::CloseHandle() {
-  // Order per statement 34: remove every handle, then clean up. Callbacks may run in both.
+  // Remove every handle, then clean up (docs/contract.md#cleanup). Callbacks may run in both.
   std::vector<EasyHandle*> easies(added_.begin(), added_.end());
   ++depth_;
   for (EasyHandle* easy : easies) {
@@ -436,6 +819,10 @@ void MultiHandle::CloseHandle() {
   curl_multi_cleanup(multi_);
   --depth_;
   multi_ = nullptr;
+  // libcurl may close its last sockets in cleanup without a REMOVE: nothing of this multi may
+  // stay registered with any loop.
+  ReleaseLoop();
+  openSockets_.clear();
   socketps_.clear();
   socketFunction_.Reset();
   timerFunction_.Reset();
@@ -449,11 +836,14 @@ Napi::Value MultiHandle::Close(const Napi::CallbackInfo& info) {
   if (depth_ > 0) {
     throw MultiError(env, CURLM_RECURSIVE_API_CALL, "close: called from inside a libcurl callback");
   }
-  [[maybe_unused]] Napi::Object keep = Value();
+  Napi::Object self = Value();
+  // Transfers that finished before the close are reported as finished.
+  if (!finished_.empty()) Deliver(env, self, false);
   CloseHandle();
+  finished_.clear();
   Data(env).multis.erase(this);
   if (aborted_) {
-    Napi::Value cause = abortCause_.Get(env);
+    Napi::Value cause = abortCause_.IsEmpty() ? Napi::Value(env.Undefined()) : abortCause_.Get(env);
     aborted_ = false;
     abortCause_.Reset();
     Napi::Error error = MultiError(env, CURLM_ABORTED_BY_CALLBACK,
@@ -470,6 +860,7 @@ void MultiHandle::Teardown() {
   socketFunction_.Reset();
   timerFunction_.Reset();
   CloseHandle();
+  finished_.clear();
   aborted_ = false;
   abortCause_.Reset();
   Data(Env()).multis.erase(this);
@@ -483,6 +874,13 @@ Napi::Value MultiHandle::GetClosed(const Napi::CallbackInfo& info) {
 Napi::Value MultiHandle::GetInCallback(const Napi::CallbackInfo& info) {
   CheckReceiver(info, kMultiTag);
   return Napi::Boolean::New(info.Env(), depth_ > 0);
+}
+
+// Whether anything is told about this multi's sockets or timer: a native loop or a JS callback.
+Napi::Value MultiHandle::GetDriven(const Napi::CallbackInfo& info) {
+  CheckReceiver(info, kMultiTag);
+  return Napi::Boolean::New(
+      info.Env(), loop_ != nullptr || !socketFunction_.IsEmpty() || !timerFunction_.IsEmpty());
 }
 
 }  // namespace multisock

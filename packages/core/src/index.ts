@@ -39,4 +39,10 @@ export type {
   XferInfoFunction,
 } from './generated/types.js';
 export { Multi } from './multi.js';
+export {
+  type NativeLoop,
+  NativeLoopAttachment,
+  type NativeLoopOptions,
+  NativeTrace,
+} from './native-loop.js';
 export { libcurl, listOptions } from './setup.js';

@@ -3,6 +3,7 @@ import type { Easy } from './easy.js';
 import { CurlError, CurlMultiError } from './errors.js';
 import type { MultiOptions } from './generated/types.js';
 import { addon } from './native.js';
+import { type NativeLoop, NativeLoopAttachment, type NativeLoopOptions } from './native-loop.js';
 
 /** Where the addon delivers finished transfers, after libcurl's call stack has unwound. */
 export const kDone: unique symbol = Symbol('multisock.done');
@@ -12,36 +13,78 @@ interface Pending {
   reject(error: unknown): void;
 }
 
+/** The native methods, typed. */
+interface NativeMulti {
+  setopt<K extends keyof MultiOptions>(name: K, value: MultiOptions[K]): void;
+  addHandle(easy: Easy, autoRemove?: boolean): void;
+  removeHandle(easy: Easy): void;
+  socketAction(socket: number, evBitmask: number): number;
+  assign(socket: number, socketp: unknown): void;
+  close(): void;
+  readonly closed: boolean;
+  readonly inCallback: boolean;
+  attachLoop(loop: NativeLoop, owner: object | undefined, makeError: NativeLoopOptions['makeError']): void;
+  detachLoop(): void;
+  loopStats(): [name: string, registrations: number, timerArmed: boolean] | null;
+  setTrace(on: boolean): void;
+  takeTrace(): Int32Array;
+  failNextNativeSocket(detail: string): void;
+}
+
 /**
  * A libcurl multi handle driven through the multi-socket interface: set SOCKETFUNCTION and
  * TIMERFUNCTION (or attach a LoopAdapter), call socketAction when a socket is ready or the timer
  * fires, read finished transfers with infoRead, or let perform() settle a promise per transfer.
+ *
+ * ```ts
+ * const multi = new Multi();
+ * libuv.attach(multi);
+ * const easy = new Easy();
+ * easy.setopt('URL', 'http://127.0.0.1:8080/');
+ * await multi.perform(easy);
+ * console.log(easy.getinfo('RESPONSE_CODE'), easy.takeBody().toString());
+ * multi.close();
+ * ```
  */
-/** The native methods, typed. */
-interface NativeMulti {
-  /** curl_multi_setopt by name: every CURLMOPT_ option without its prefix. */
-  setopt<K extends keyof MultiOptions>(name: K, value: MultiOptions[K]): void;
-  addHandle(easy: Easy): void;
-  /** curl_multi_remove_handle; a no-op for an Easy that is not added, as in libcurl. */
-  removeHandle(easy: Easy): void;
-  /** curl_multi_socket_action: `evBitmask` is CSelect bits (0: libcurl checks). Returns the
-   * number of running transfers. */
-  socketAction(socket: number, evBitmask: number): number;
-  /** curl_multi_assign: `socketp` is any JS value, kept until Poll.REMOVE or close. */
-  assign(socket: number, socketp: unknown): void;
-  close(): void;
-  readonly closed: boolean;
-  /** True while libcurl is running one of this Multi's callbacks. */
-  readonly inCallback: boolean;
-}
-
 export class Multi extends (addon.Multi as unknown as new () => NativeMulti) {
   #messages: DoneMessage[] = [];
   #pending = new Map<Easy, Pending>();
   #closeListeners = new Set<() => void>();
+  #nativeLoop: NativeLoopAttachment | null = null;
+
+  /** curl_multi_setopt by name: every CURLMOPT_ option without its prefix. Throws
+   * CurlMultiError (UNKNOWN_OPTION, BAD_FUNCTION_ARGUMENT...) naming the option. */
+  override setopt<K extends keyof MultiOptions>(name: K, value: MultiOptions[K]): void {
+    super.setopt(name, value);
+  }
+
+  /** curl_multi_add_handle. The timer callback runs inside it (with 0). */
+  override addHandle(easy: Easy): void {
+    super.addHandle(easy, false);
+  }
+
+  /** curl_multi_socket_action: `evBitmask` is CSelect bits (0: libcurl checks the socket);
+   * `socket` is an fd or SOCKET_TIMEOUT. Returns the number of transfers still running. Finished
+   * transfers are delivered (perform() settles, infoRead() has them) before it returns. */
+  override socketAction(socket: number, evBitmask: number): number {
+    return super.socketAction(socket, evBitmask);
+  }
+
+  /** curl_multi_assign: `socketp` is any JS value, kept until Poll.REMOVE or close. */
+  override assign(socket: number, socketp: unknown): void {
+    super.assign(socket, socketp);
+  }
+
+  /** True while libcurl is running one of this Multi's callbacks (every Multi API but assign
+   * then throws CURLM_RECURSIVE_API_CALL). */
+  override get inCallback(): boolean {
+    return super.inCallback;
+  }
 
   /** Adds the Easy and settles when it finishes: resolves with it on CURLE_OK, rejects with a
-   * CurlError otherwise. The Easy is removed from the Multi before the promise settles. */
+   * CurlError otherwise. The Easy is removed from the Multi before the promise settles. Throws
+   * (CurlMultiError BAD_FUNCTION_ARGUMENT) when nothing drives the Multi: no loop adapter, and
+   * not both SOCKETFUNCTION and TIMERFUNCTION. */
   perform(easy: Easy): Promise<Easy> {
     return new Promise<Easy>((resolve, reject) => {
       if (this.#pending.has(easy)) {
@@ -49,7 +92,7 @@ export class Multi extends (addon.Multi as unknown as new () => NativeMulti) {
       }
       this.#pending.set(easy, { resolve, reject });
       try {
-        this.addHandle(easy);
+        super.addHandle(easy, true);
       } catch (error) {
         this.#pending.delete(easy);
         throw error;
@@ -64,12 +107,17 @@ export class Multi extends (addon.Multi as unknown as new () => NativeMulti) {
     return this.#messages.shift() ?? null;
   }
 
+  /** curl_multi_remove_handle; a no-op for an Easy that is not added, as in libcurl. A
+   * perform() of it rejects (CurlError 42). */
   override removeHandle(easy: Easy): void {
+    // A performed Easy that finished is removed already, and its perform() settles with the
+    // delivery that is on its way.
+    const added = easy.multi === this;
     super.removeHandle(easy);
-    // libcurl drops a removed handle's queued message (CONTRACT statement 31).
+    // libcurl drops a removed handle's queued message (docs/contract.md#remove-handle).
     if (this.#messages.length > 0) this.#messages = this.#messages.filter((m) => m.easy !== easy);
     // Built only when a perform() waits: an Error's stack trace costs microseconds.
-    if (this.#pending.has(easy)) {
+    if (added && this.#pending.has(easy)) {
       this.#settle(
         easy,
         CurlError.fromCode(42, 'the transfer was removed from its Multi before it finished'),
@@ -107,6 +155,52 @@ export class Multi extends (addon.Multi as unknown as new () => NativeMulti) {
     return () => this.#closeListeners.delete(listener);
   }
 
+  /**
+   * Hands libcurl's socket and timer callbacks to a native loop adapter (multisock/loop.h):
+   * from then on they run natively, readiness goes straight back into socket_action, and
+   * finished transfers reach JS once per loop turn. This is what the built-in adapters' attach()
+   * does; an adapter written in TypeScript sets SOCKETFUNCTION and TIMERFUNCTION instead.
+   * Throws CurlMultiError ADDED_ALREADY when a loop or JS callbacks already drive the Multi,
+   * BAD_HANDLE when it is closed, RECURSIVE_API_CALL inside a libcurl callback.
+   */
+  attachNativeLoop(loop: NativeLoop, options: NativeLoopOptions = {}): NativeLoopAttachment {
+    super.attachLoop(loop, options.owner, options.makeError);
+    const attachment: NativeLoopAttachment = new NativeLoopAttachment(
+      this,
+      () => {
+        // Only the current attachment detaches: an old one's detach() is harmless.
+        if (this.#nativeLoop !== attachment) return;
+        super.detachLoop();
+        this.#nativeLoop = null;
+      },
+      () => (this.#nativeLoop === attachment ? super.loopStats() : null),
+    );
+    this.#nativeLoop = attachment;
+    return attachment;
+  }
+
+  /** The name of the native loop adapter driving this Multi ('libuv', 'epoll'...), or null. */
+  get nativeLoop(): string | null {
+    return super.loopStats()?.[0] ?? null;
+  }
+
+  /** Records every socket and timer callback, socket_action and loop turn of a native loop, for
+   * the conformance suite (off by default). */
+  traceNativeLoop(on: boolean): void {
+    super.setTrace(on);
+  }
+
+  /** The trace recorded since the last call: 5 int32 per record (see NativeTraceKind). */
+  takeNativeTrace(): Int32Array {
+    return super.takeTrace();
+  }
+
+  /** Fault injection for the conformance suite: the next socket callback a native loop handles
+   * counts as failed, with `detail` as the cause's message (the abort rule then applies). */
+  override failNextNativeSocket(detail: string): void {
+    super.failNextNativeSocket(detail);
+  }
+
   #settle(easy: Easy, error: unknown): void {
     const pending = this.#pending.get(easy);
     if (!pending) return;
@@ -114,17 +208,20 @@ export class Multi extends (addon.Multi as unknown as new () => NativeMulti) {
     pending.reject(error);
   }
 
-  /** Called by the addon for each finished transfer, outside every libcurl callback. */
-  [kDone](easy: Easy, result: number): void {
-    const pending = this.#pending.get(easy);
-    if (!pending) {
-      this.#messages.push({ msg: 'DONE', easy, result });
-      return;
+  /** Called by the addon with every transfer that finished, [easy, result, easy, result...],
+   * outside every libcurl callback. An Easy performed with perform() is already removed. */
+  [kDone](done: Array<Easy | number>): void {
+    for (let i = 0; i < done.length; i += 2) {
+      const easy = done[i] as Easy;
+      const result = done[i + 1] as number;
+      const pending = this.#pending.get(easy);
+      if (pending === undefined) {
+        this.#messages.push({ msg: 'DONE', easy, result });
+        continue;
+      }
+      this.#pending.delete(easy);
+      if (result === 0) pending.resolve(easy);
+      else pending.reject(easy.errorFor(result));
     }
-    this.#pending.delete(easy);
-    const error = easy.errorFor(result);
-    if (easy.multi === this) super.removeHandle(easy);
-    if (error) pending.reject(error);
-    else pending.resolve(easy);
   }
 }

@@ -8,8 +8,8 @@
 
 namespace multisock {
 
-Addon::Addon(Napi::Env env, Napi::Object exports) : env_(env) {
-  if (napi_get_uv_event_loop(env, &loop_) != napi_ok || loop_ == nullptr) {
+Addon::Addon(Napi::Env env, Napi::Object exports) : handles_(env) {
+  if (handles_.loop() == nullptr) {
     throw Napi::Error::New(env, "napi_get_uv_event_loop failed");
   }
   callback_key_ = Napi::Persistent(Napi::Symbol::New(env, "callback"));
@@ -30,52 +30,6 @@ Napi::Error Addon::UvError(Napi::Env env, int status, const char* syscall) const
   Napi::Value error =
       uv_error_.New({Napi::Number::New(env, status), Napi::String::New(env, syscall)});
   return Napi::Error(env, error);
-}
-
-void Addon::Track(UvBox* box) {
-  box->addon = this;
-  box->handle.data = box;
-  box->idle.data = box;
-  box->open_handles = box->has_idle ? 2 : 1;
-  if (open_.empty()) {
-    napi_status status = napi_add_async_cleanup_hook(env_, OnTeardown, this, &cleanup_hook_);
-    if (status != napi_ok) Napi::Error::Fatal("multisock", "napi_add_async_cleanup_hook failed");
-  }
-  open_.insert(box);
-}
-
-void Addon::Close(UvBox* box) {
-  if (uv_is_closing(&box->handle)) return;
-  uv_close(&box->handle, OnClosed);
-  if (box->has_idle) uv_close(reinterpret_cast<uv_handle_t*>(&box->idle), OnClosed);
-}
-
-void Addon::OnClosed(uv_handle_t* handle) {
-  UvBox* box = static_cast<UvBox*>(handle->data);
-  if (--box->open_handles > 0) return;
-  Addon* addon = box->addon;
-  addon->open_.erase(box);
-  delete box;
-  if (addon->open_.empty()) {
-    napi_async_cleanup_hook_handle hook = addon->cleanup_hook_;
-    addon->cleanup_hook_ = nullptr;
-    // Last statement: during teardown this completes the hook and may free the env and with it
-    // this Addon.
-    napi_remove_async_cleanup_hook(hook);
-  }
-}
-
-void Addon::OnTeardown(napi_async_cleanup_hook_handle, void* arg) {
-  static_cast<Addon*>(arg)->CloseAll();
-}
-
-void Addon::CloseAll() {
-  // Close callbacks only run on a later loop turn, so open_ does not change while walking it.
-  for (UvBox* box : open_) {
-    if (box->owner != nullptr) box->owner->Detach();
-    box->owner = nullptr;
-    Close(box);
-  }
 }
 
 Napi::Value Addon::SetErrorClass(const Napi::CallbackInfo& info) {
@@ -100,7 +54,7 @@ Napi::Value Addon::StrError(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value Addon::OpenHandleCount(const Napi::CallbackInfo& info) {
-  return Napi::Number::New(info.Env(), static_cast<double>(open_.size()));
+  return Napi::Number::New(info.Env(), static_cast<double>(handles_.open()));
 }
 
 static const char* TypeName(const Napi::Value& value) {

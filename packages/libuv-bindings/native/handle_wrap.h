@@ -10,7 +10,7 @@
 namespace multisock {
 
 template <typename T>
-class HandleWrap : public Napi::ObjectWrap<T>, public HandleOwner {
+class HandleWrap : public Napi::ObjectWrap<T>, public uv::Owner {
  public:
   explicit HandleWrap(const Napi::CallbackInfo& info)
       : Napi::ObjectWrap<T>(info),
@@ -22,10 +22,7 @@ class HandleWrap : public Napi::ObjectWrap<T>, public HandleOwner {
   // The finalizer: only an object that is not active gets here (an active one is pinned), so
   // its handle is simply closed; the box is freed in the close callback.
   ~HandleWrap() {
-    if (box_ != nullptr) {
-      box_->owner = nullptr;
-      Addon::Close(box_);
-    }
+    if (box_ != nullptr) uv::Handles::Close(box_);
   }
 
   // Env teardown: the addon is closing every handle; forget ours. JS cannot run any more.
@@ -58,9 +55,9 @@ class HandleWrap : public Napi::ObjectWrap<T>, public HandleOwner {
     if (box_->has_idle) apply(reinterpret_cast<uv_handle_t*>(&box_->idle));
   }
 
-  // Links a handle the addon tracks (Addon::Track) to this object.
-  void Adopt(UvBox* box) {
-    box->owner = this;
+  // Links a handle just initialised to this object and tracks it.
+  void Adopt(Box* box) {
+    addon_->handles().Track(box, this);
     box_ = box;
     if (!referenced_) SetRef(false);
   }
@@ -69,8 +66,7 @@ class HandleWrap : public Napi::ObjectWrap<T>, public HandleOwner {
   void Release() {
     Unpin();
     if (box_ == nullptr) return;
-    box_->owner = nullptr;
-    Addon::Close(box_);  // uv_close stops the handle too
+    uv::Handles::Close(box_);  // uv_close stops the handle too
     box_ = nullptr;
   }
 
@@ -135,7 +131,7 @@ class HandleWrap : public Napi::ObjectWrap<T>, public HandleOwner {
     }
   }
 
-  UvBox* box_ = nullptr;  // the uv handle, if one is open
+  Box* box_ = nullptr;  // the uv handle, if one is open
 
  private:
   void CloseMethod(const Napi::CallbackInfo&) {

@@ -19,16 +19,17 @@ Poll::Poll(const Napi::CallbackInfo& info) : HandleWrap<Poll>(info) {
   SetCallback(info.This().As<Napi::Object>(), ArgFunction(info[1], "Poll: onEvent"));
   // Reports a bad fd now rather than at the first start(). Closing this handle right away is
   // harmless: its init succeeding means no watcher of this loop has the fd (see poll.h).
-  Addon::Close(OpenHandle(info.Env()));
+  Box* probe = OpenHandle(info.Env());
+  addon()->handles().Track(probe, nullptr);
+  uv::Handles::Close(probe);
 }
 
 // uv_poll_init: UV_EEXIST when the loop already has an active watcher for fd_, UV_EBADF for a
 // closed fd, UV_EPERM for a regular file.
-UvBox* Poll::OpenHandle(Napi::Env env) {
-  auto box = std::make_unique<UvBox>();
+Box* Poll::OpenHandle(Napi::Env env) {
+  auto box = std::make_unique<Box>();
   int status = uv_poll_init(addon()->loop(), &box->poll, fd_);
   if (status != 0) throw addon()->UvError(env, status, "uv_poll_init");
-  addon()->Track(box.get());
   return box.release();
 }
 
@@ -56,7 +57,7 @@ Napi::Value Poll::Fd(const Napi::CallbackInfo& info) {
 }
 
 void Poll::OnPoll(uv_poll_t* handle, int status, int events) {
-  Poll* self = static_cast<Poll*>(static_cast<UvBox*>(handle->data)->owner);
+  Poll* self = static_cast<Poll*>(static_cast<Box*>(handle->data)->owner);
   if (self == nullptr) return;
   Napi::Env env = self->Env();
   Napi::HandleScope scope(env);

@@ -21,7 +21,8 @@ class Poll : public HandleWrap<Poll> {
 
  private:
   static void OnPoll(uv_poll_t* handle, int status, int events);
-  UvBox* OpenHandle(Napi::Env env);
+  // A Box with an initialised uv_poll_t for fd_, not yet tracked.
+  Box* OpenHandle(Napi::Env env);
   void Start(const Napi::CallbackInfo& info);
   void Stop(const Napi::CallbackInfo& info);
   Napi::Value Fd(const Napi::CallbackInfo& info);

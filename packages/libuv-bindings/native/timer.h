@@ -1,8 +1,7 @@
 // Timer: a one-shot timeout on Node's loop.
 //
-// A timeout above 0 is a uv_timer_t. A timeout of 0 runs from a uv_idle_t instead, which fires
-// once per loop turn: libuv 1.46 (Node 20) runs a timer that is restarted with 0 from inside
-// a timer callback again in the same timer phase, over and over, without polling for I/O.
+// uv::ArmTimer (multisock/uv_handles.h): a timeout of 0 runs from a uv_idle_t, on the next loop
+// turn, after its I/O.
 #pragma once
 
 #include "handle_wrap.h"
@@ -17,9 +16,7 @@ class Timer : public HandleWrap<Timer> {
   explicit Timer(const Napi::CallbackInfo& info);
 
  private:
-  static void OnTimeout(uv_timer_t* handle);
-  static void OnIdle(uv_idle_t* handle);
-  static void Fire(UvBox* box);
+  static void Fire(Box* box);
   void Start(const Napi::CallbackInfo& info);
   void Stop(const Napi::CallbackInfo& info);
 };

@@ -241,32 +241,24 @@ export const conformanceChecks: readonly ConformanceCheck[] = [
       easy.setopt('POSTFIELDS', body);
       easy.setopt('HTTPHEADER', ['Expect:']); // no 100-continue pause: upload at once
       // libcurl announces IN|OUT while it uploads (it also reads, for an early answer), but until
-      // the server answers the socket is only writable. Reads are seen through the debug callback.
-      let readSomething = false;
+      // the server answers the socket is only writable. Reads are seen through the debug callback,
+      // which runs inside the action that made them.
       easy.setopt('VERBOSE', 1);
       easy.setopt('DEBUGFUNCTION', (type) => {
-        if (type === 1 || type === 3) readSomething = true; // HEADER_IN, DATA_IN
-      });
-      let inWithoutData = 0;
-      let inoutCalls = 0;
-      const socketAction = s.multi.socketAction.bind(s.multi);
-      Object.defineProperty(s.multi, 'socketAction', {
-        configurable: true,
-        writable: true,
-        value(fd: number, bits: number) {
-          readSomething = false;
-          const interest = s.observer.interest.get(fd);
-          try {
-            return socketAction(fd, bits);
-          } finally {
-            if (interest === Poll.INOUT) inoutCalls++;
-            if (fd >= 0 && (bits & CSelect.IN) !== 0 && !readSomething) inWithoutData++;
-          }
-        },
+        if (type === 1 || type === 3) s.observer.markRead(); // HEADER_IN, DATA_IN
       });
       await s.perform(easy, 8000);
       const echo = JSON.parse(easy.takeBody().toString()) as EchoReply;
       assert(echo.bodyLength === body.length, `upload: the server received ${echo.bodyLength} bytes`);
+      let inWithoutData = 0;
+      let inoutCalls = 0;
+      const interest = new Map<number, number>();
+      for (const event of s.observer.events) {
+        if (event.type === 'socket') interest.set(event.fd, event.what);
+        if (event.type !== 'action' || event.fd < 0) continue;
+        if (interest.get(event.fd) === Poll.INOUT) inoutCalls++;
+        if ((event.bits & CSelect.IN) !== 0 && !event.read) inWithoutData++;
+      }
       // A few spurious wake-ups are allowed (libuv documents them); one per written chunk is not.
       assert(
         inWithoutData <= 3,
