@@ -55,6 +55,7 @@ interface Recorder {
  * A node:http server behind a TCP proxy that records the raw bytes. Routes:
  *   /redirect?status=302&to=URL  a redirect (body 'moved')
  *   /loop                        a redirect to itself
+ *   /slow?ms=N&to=URL            a 302 to URL after N ms
  *   anything else                200, the request as JSON
  */
 async function startRecorder(): Promise<Recorder> {
@@ -80,6 +81,16 @@ async function startRecorder(): Promise<Recorder> {
       entry.body = Buffer.concat(chunks);
       entry.complete = true;
       const target = new URL(req.url ?? '/', 'http://x');
+      if (target.pathname === '/slow') {
+        setTimeout(
+          () => {
+            res.writeHead(302, { location: target.searchParams.get('to') ?? '/' });
+            res.end();
+          },
+          Number(target.searchParams.get('ms') ?? 0),
+        );
+        return;
+      }
       if (target.pathname === '/loop') {
         res.writeHead(302, { location: '/loop' });
         res.end();
@@ -494,6 +505,56 @@ describe.each(adapters)('Client safety over $name', ({ name, adapter }) => {
       const kept = await client.request(`${a.url}/redirect?status=302&to=/x`, { followRedirects: false });
       expect(kept.status).toBe(302);
       expect(kept.text()).toBe('moved');
+    });
+
+    it(`${name}: a chain adds up connections and timings, keeps the timeout, and can be aborted`, async () => {
+      open();
+      const res = await client.request(`${a.url}/redirect?status=302&to=${encodeURIComponent(`${b.url}/x`)}`);
+      expect(res.connectionsOpened).toBe(2); // one per origin
+      const t = res.timings!;
+      expect(t.redirect).toBeGreaterThan(0);
+      expect(t.total).toBeGreaterThan(t.redirect);
+      expect(t.connect).toBeGreaterThan(0);
+      expect(client.connectionsOpened).toBe(2);
+
+      // timeout covers the whole chain: 3 hops of 150 ms against 300 ms.
+      const slow = (to: string) => `/slow?ms=150&to=${encodeURIComponent(to)}`;
+      const chain = `${a.url}${slow(slow(slow('/end')))}`;
+      const started = performance.now();
+      await expect(client.request(chain, { timeout: 300 })).rejects.toMatchObject({ code: 28 });
+      expect(performance.now() - started).toBeLessThan(1000);
+
+      // An abort between or during hops ends the chain with the signal's reason.
+      const controller = new AbortController();
+      const reason = new Error('stop');
+      setTimeout(() => controller.abort(reason), 200);
+      await expect(client.request(chain, { signal: controller.signal })).rejects.toBe(reason);
+      expect(client.inFlight).toBe(0);
+    });
+
+    it(`${name}: a redirect leaves nothing behind on the pooled handle`, async () => {
+      open({ maxIdleHandles: 1 }); // every request gets the same handle
+      const to = encodeURIComponent(`${b.url}/landed`);
+      await client.request(`${a.url}/redirect?status=303&to=${to}`, {
+        method: 'PUT',
+        body: 'payload',
+        headers: credentials,
+        timeout: 5000,
+      });
+      a.reset();
+      const put = await client.request(`${a.url}/again`, {
+        method: 'PUT',
+        body: 'abc',
+        headers: credentials,
+      });
+      expect(put.json()).toMatchObject({ method: 'PUT', bodyLength: 3 });
+      expect(a.seen[0]!.headers).toMatchObject({ authorization: 'Bearer secret', 'x-api-key': 'secret' });
+      const get = await client.request(`${a.url}/plain`);
+      expect(get.json()).toMatchObject({ method: 'GET', url: '/plain' });
+      expect(a.seen[1]!.headers.authorization).toBeUndefined();
+      // Over h2c too.
+      const h2 = await client.request(`${h2c.url}/redirect/2`, { httpVersion: 'h2c' });
+      expect(h2).toMatchObject({ status: 200, redirects: 2, httpVersion: '2' });
     });
   });
 

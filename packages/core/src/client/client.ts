@@ -59,6 +59,13 @@ const DEFAULT_KEYS = [
  * console.log(res.status, res.headers.get('content-type'), res.text());
  * await client.close();
  * ```
+ *
+ * What goes on the wire is what the caller asked for, consistent with itself: the Client owns
+ * the framing headers (Transfer-Encoding is refused, a Content-Length must match the body and
+ * declares a stream's length), never sends a stream body past its declared length, follows
+ * redirects itself with fetch's rules (credentials and `stripHeadersOnCrossOriginRedirect`
+ * dropped on a change of origin) and refuses a malformed URL, naming what is wrong, before
+ * anything is sent. See RequestDefaults and RequestOptions for each rule.
  */
 export class Client {
   readonly #multi: Multi;

@@ -22,6 +22,9 @@ const PLAIN_URL = new RegExp(
   'i',
 );
 
+/** The last string PLAIN_URL passed: requests to one URL test it once. */
+let lastPlain = 'http://';
+
 /**
  * The URL a request sends, as libcurl gets it. A string libcurl would misread is parsed as
  * fetch parses it: a unicode host becomes its IDNA (punycode) form, which libcurl cannot do
@@ -31,7 +34,11 @@ const PLAIN_URL = new RegExp(
  */
 export function requestUrl(where: string, url: unknown): string {
   if (typeof url === 'string') {
-    if (PLAIN_URL.test(url)) return url;
+    if (url === lastPlain) return url;
+    if (PLAIN_URL.test(url)) {
+      lastPlain = url;
+      return url;
+    }
     let parsed: URL;
     try {
       parsed = new URL(url);
