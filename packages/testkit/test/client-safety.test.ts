@@ -502,6 +502,14 @@ describe.each(adapters)('Client safety over $name', ({ name, adapter }) => {
       expect(await streamed.json()).toMatchObject({ url: '/streamed' });
       expect(b.seen[0]!.headers.authorization).toBeUndefined();
       expect(b.seen[0]!.headers['proxy-authorization']).toBeUndefined();
+      await expect(
+        client.request(`${a.url}/x`, {
+          stripHeadersOnCrossOriginRedirect: 'x-api-key' as unknown as string[],
+        }),
+      ).rejects.toThrow(/stripHeadersOnCrossOriginRedirect must be an array of header names/);
+      expect(() => new Client({ loop: adapter, stripHeadersOnCrossOriginRedirect: ['bad name'] })).toThrow(
+        TypeError,
+      );
       const kept = await client.request(`${a.url}/redirect?status=302&to=/x`, { followRedirects: false });
       expect(kept.status).toBe(302);
       expect(kept.text()).toBe('moved');
@@ -581,6 +589,7 @@ describe.each(adapters)('Client safety over $name', ({ name, adapter }) => {
         ['http://1.2.3.256/', 3, /bad host "1.2.3.256"/],
         ['example.com/path', 3, /no scheme/],
         ['', 3, /empty/],
+        ['http://', 3, /no host/],
         ['ftp://127.0.0.1/x', 1, /unsupported scheme ftp: only http and https/],
         ['file:///etc/passwd', 1, /unsupported scheme file/],
       ];

@@ -23,7 +23,7 @@ const PLAIN_URL = new RegExp(
 );
 
 /** The last string PLAIN_URL passed: requests to one URL test it once. */
-let lastPlain = 'http://';
+let lastPlain = 'http://localhost/';
 
 /**
  * The URL a request sends, as libcurl gets it. A string libcurl would misread is parsed as
