@@ -137,7 +137,8 @@ export class Client {
 
   /** New connections this Client's requests opened so far, redirects and failed transfers
    * included (libcurl's NUM_CONNECTS added up). A request aborted (signal, close(), a destroyed
-   * body) counts once its response headers were in. */
+   * body, a failing body stream) before its response was in is not counted: libcurl may not
+   * have started it, and the handle would report its previous request's count. */
   get connectionsOpened(): number {
     return this.#connectionsOpened;
   }
