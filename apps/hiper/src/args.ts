@@ -86,6 +86,20 @@ function checkUrl(url: string): string {
   return url;
 }
 
+/** An HTTP token (RFC 9110 5.6.2): what a header name is made of. */
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+/** One --header value as [name, value]; a UsageError for what no request could send. */
+function parseHeader(raw: string): [string, string] {
+  const colon = raw.indexOf(':');
+  if (colon < 1) throw new UsageError(`--header must look like 'Name: value', got '${raw}'`);
+  const name = raw.slice(0, colon).trim();
+  const value = raw.slice(colon + 1).trim();
+  if (!TOKEN.test(name)) throw new UsageError(`--header name ${JSON.stringify(name)} is not an HTTP token`);
+  if (/[\r\n\0]/.test(value)) throw new UsageError(`--header ${name}: the value holds CR, LF or NUL`);
+  return [name, value];
+}
+
 export function parseCommandLine(argv: string[]): Config {
   let parsed: ReturnType<typeof parse>;
   try {
@@ -105,11 +119,7 @@ export function parseCommandLine(argv: string[]): Config {
   if (demo && values.http2) {
     throw new UsageError('--http2 needs URLs of an HTTP/2 server: the embedded demo server speaks HTTP/1.1');
   }
-  const headers = (values.header ?? []).map((h): [string, string] => {
-    const colon = h.indexOf(':');
-    if (colon < 1) throw new UsageError(`--header must look like 'Name: value', got '${h}'`);
-    return [h.slice(0, colon).trim(), h.slice(colon + 1).trim()];
-  });
+  const headers = (values.header ?? []).map(parseHeader);
   const method = values.method ?? 'GET';
   if (!/^[A-Za-z]+$/.test(method)) throw new UsageError(`--method must be a word like GET, got '${method}'`);
   const requests = positiveInt('--requests', values.requests) ?? (demo ? DEMO_REQUESTS : urls.length);

@@ -32,9 +32,9 @@ async function main(argv: string[]): Promise<number> {
     throw error;
   }
 
-  const server = config.demo ? await startDemoServerThread() : null;
+  let client: Client;
   try {
-    const client = new Client({
+    client = new Client({
       loop,
       httpVersion: config.http2 ? '2' : '1.1',
       headers: config.headers,
@@ -45,6 +45,16 @@ async function main(argv: string[]): Promise<number> {
       // hiper measures each request's latency itself.
       timings: false,
     });
+  } catch (error) {
+    // The Client refuses options no request could be sent with (a Transfer-Encoding or
+    // Content-Length header...): they came from the command line.
+    if (error instanceof TypeError || error instanceof RangeError) return usage(error);
+    throw error;
+  }
+
+  let server: Awaited<ReturnType<typeof startDemoServerThread>> | null = null;
+  try {
+    server = config.demo ? await startDemoServerThread() : null;
     const plan = server ? demoPlan(server.url) : urlPlan(config);
     const stats = new Stats(config.requests);
     const progress = config.quiet ? null : new Progress(stats);
@@ -64,13 +74,19 @@ async function main(argv: string[]): Promise<number> {
       process.off('SIGINT', onSigint);
       await client.close();
     }
-    const summary = stats.summary(loop.name, server ? 2 : config.urls.length, config.concurrency);
+    const summary = stats.summary(
+      loop.name,
+      server ? 2 : config.urls.length,
+      config.concurrency,
+      client.connectionsOpened,
+    );
     if (server) summary.server = await server.close();
     process.stdout.write(
       config.json ? `${JSON.stringify(summary, null, 2)}\n` : `${formatSummary(summary)}\n`,
     );
     return summary.failed > 0 ? 1 : 0;
   } finally {
+    await client.close();
     await server?.close();
   }
 }

@@ -17,7 +17,8 @@ export interface Summary {
   bytes: number;
   mibPerSecond: number;
   latencyMs: { p50: number; p90: number; p99: number; max: number };
-  /** New connections the transfers opened: the sum of libcurl's NUM_CONNECTS. */
+  /** New connections the transfers opened, failed ones included: the sum of libcurl's
+   * NUM_CONNECTS (the Client's connectionsOpened). */
   connectionsOpened: number;
   /** What the embedded server counted (demo only). */
   server?: { requests: number; bodyBytes: number };
@@ -30,7 +31,6 @@ export class Stats {
   done = 0;
   failed = 0;
   bytes = 0;
-  connectionsOpened = 0;
   readonly errors = new Map<string, number>();
   readonly statuses = new Map<number, number>();
   readonly #latencies: Float64Array;
@@ -42,10 +42,9 @@ export class Stats {
     this.#latencies = new Float64Array(total);
   }
 
-  ok(status: number, bytes: number, connectionsOpened: number, latencyMs: number): void {
+  ok(status: number, bytes: number, latencyMs: number): void {
     this.done++;
     this.bytes += bytes;
-    this.connectionsOpened += connectionsOpened;
     this.statuses.set(status, (this.statuses.get(status) ?? 0) + 1);
     this.#record(latencyMs);
   }
@@ -68,7 +67,8 @@ export class Stats {
     this.#end = performance.now();
   }
 
-  summary(adapter: string, urls: number, concurrency: number): Summary {
+  /** `connectionsOpened`: what the Client counted (failed transfers' connections included). */
+  summary(adapter: string, urls: number, concurrency: number, connectionsOpened: number): Summary {
     const seconds = this.elapsed();
     const sorted = this.#latencies.subarray(0, this.#samples).sort();
     const round = (n: number, digits: number) => Number(n.toFixed(digits));
@@ -91,7 +91,7 @@ export class Stats {
         p99: round(percentile(sorted, 0.99), 3),
         max: round(sorted.length > 0 ? sorted[sorted.length - 1]! : 0, 3),
       },
-      connectionsOpened: this.connectionsOpened,
+      connectionsOpened,
     };
   }
 

@@ -23,7 +23,7 @@ export async function runWorkload(
       const start = performance.now();
       try {
         const res = await client.request(url, options);
-        stats.ok(res.status, res.body.length, res.connectionsOpened, performance.now() - start);
+        stats.ok(res.status, res.body.length, performance.now() - start);
       } catch (error) {
         if (!stopped()) stats.fail(error, performance.now() - start);
       } finally {

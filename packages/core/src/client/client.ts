@@ -6,7 +6,7 @@ import { Multi } from '../multi.js';
 import { ResponseBody } from './body-stream.js';
 import { changedOptions, optionsFor } from './easy-options.js';
 import { EasyPool, type PooledEasy } from './easy-pool.js';
-import { parseLastHeaderBlock } from './headers.js';
+import { parseLastHeaderBlock, type ResponseHeaders } from './headers.js';
 import {
   type ClientOptions,
   checkInteger,
@@ -18,10 +18,12 @@ import {
   type StreamOptions,
 } from './options.js';
 import { Pauser } from './pauser.js';
+import { isRedirect, nextRequest, RedirectChain } from './redirect.js';
 import { checkBody, type RequestBodySource } from './request-body.js';
-import { Response, readResponseInfo, StreamResponse } from './response.js';
+import { Response, type ResponseInfo, readResponseInfo, StreamResponse } from './response.js';
 import type { Transfer } from './transfer.js';
 import { UploadSource } from './upload.js';
+import { requestUrl } from './url.js';
 
 const NO_OPTIONS: RequestOptions = Object.freeze({});
 const DEFAULT_HIGH_WATER_MARK = 64 * 1024;
@@ -34,6 +36,7 @@ const DEFAULT_KEYS = [
   'connectTimeout',
   'followRedirects',
   'maxRedirections',
+  'stripHeadersOnCrossOriginRedirect',
   'decompress',
   'httpVersion',
   'ca',
@@ -56,6 +59,13 @@ const DEFAULT_KEYS = [
  * console.log(res.status, res.headers.get('content-type'), res.text());
  * await client.close();
  * ```
+ *
+ * What goes on the wire is what the caller asked for, consistent with itself: the Client owns
+ * the framing headers (Transfer-Encoding is refused, a Content-Length must match the body and
+ * declares a stream's length), never sends a stream body past its declared length, follows
+ * redirects itself with fetch's rules (credentials and `stripHeadersOnCrossOriginRedirect`
+ * dropped on a change of origin) and refuses a malformed URL, naming what is wrong, before
+ * anything is sent. See RequestDefaults and RequestOptions for each rule.
  */
 export class Client {
   readonly #multi: Multi;
@@ -65,6 +75,7 @@ export class Client {
   readonly #inFlight = new Set<Transfer>();
   readonly #timings: boolean;
   #closing: Promise<void> | null = null;
+  #connectionsOpened = 0;
   /** MAXCONNECTS now, and whether the caller chose it. */
   #idleConnections: number;
   readonly #fixedIdleConnections: boolean;
@@ -82,6 +93,11 @@ export class Client {
       );
     }
     this.#defaults = resolveDefaults('Client', options);
+    if (this.#defaults.contentLength !== undefined) {
+      throw new TypeError(
+        "Client: a Content-Length header belongs to a request (it must match the request's body), not to the Client",
+      );
+    }
     const idle = checkLimit('maxIdleConnections', options.maxIdleConnections);
     this.#fixedIdleConnections = idle !== undefined;
     this.#idleConnections = idle ?? DEFAULT_MAX_IDLE_CONNECTIONS;
@@ -119,6 +135,14 @@ export class Client {
     return this.#inFlight.size;
   }
 
+  /** New connections this Client's requests opened so far, redirects and failed transfers
+   * included (libcurl's NUM_CONNECTS added up). A request aborted (signal, close(), a destroyed
+   * body, a failing body stream) before its response was in is not counted: libcurl may not
+   * have started it, and the handle would report its previous request's count. */
+  get connectionsOpened(): number {
+    return this.#connectionsOpened;
+  }
+
   /**
    * Sends a request and reads the whole response. Rejects with a CurlError for a failed
    * transfer (code, codeName, libcurl's message, url), or with `signal.reason` when aborted.
@@ -128,21 +152,35 @@ export class Client {
     const t = this.#start('request', url, options, null);
     const easy = t.pooled.easy;
     try {
-      await this.#multi.perform(easy);
-      const body = t.bodyChunks ? Buffer.concat(t.bodyChunks, t.bodyBytes) : easy.takeBody();
-      const rawHeaders = t.headerChunks ? Buffer.concat(t.headerChunks, t.headerBytes) : easy.takeHeaders();
-      t.taken = true;
-      const info = readResponseInfo(easy, this.#timings);
-      return new Response(
-        info.status,
-        rawHeaders,
-        body,
-        info.httpVersion,
-        info.url ?? t.url,
-        info.redirects,
-        info.connectionsOpened,
-        info.timings,
-      );
+      for (;;) {
+        if (t.aborted) throw t.abortReason;
+        await this.#multi.perform(easy);
+        const rawHeaders = t.headerChunks ? Buffer.concat(t.headerChunks, t.headerBytes) : easy.takeHeaders();
+        const info = readResponseInfo(easy, this.#timings);
+        if (isRedirect(info.status) && t.defaults.followRedirects) {
+          const location = parseLastHeaderBlock(rawHeaders).getAll('location')[0];
+          if (location !== undefined) {
+            this.#follow(t, info, location);
+            continue;
+          }
+        }
+        const body = t.bodyChunks ? Buffer.concat(t.bodyChunks, t.bodyBytes) : easy.takeBody();
+        t.taken = true;
+        const chain = t.redirect;
+        const connects = chain ? chain.connects + info.connectionsOpened : info.connectionsOpened;
+        this.#connectionsOpened += connects;
+        t.counted = true;
+        return new Response(
+          info.status,
+          rawHeaders,
+          body,
+          info.httpVersion,
+          info.url ?? t.url,
+          chain ? chain.hops : info.redirects,
+          connects,
+          chain && info.timings ? chain.totalTimings(info.timings) : info.timings,
+        );
+      }
     } catch (error) {
       throw this.#failure(t, error);
     } finally {
@@ -168,26 +206,48 @@ export class Client {
       const t = this.#start('stream', url, options, body);
       transfer = t;
       let headSent = false;
-      const sendHead = () => {
-        if (headSent) return;
+      /** The response in is a redirect being followed: its body is dropped. */
+      let following: { info: ResponseInfo; location: string } | null = null;
+      // At the first body byte (or the end of a body-less response) the response's headers
+      // are complete: it is the caller's, or a redirect to follow.
+      const atHead = () => {
+        if (headSent || following) return;
+        const easy = t.pooled.easy;
+        const raw = t.headerChunks ? Buffer.concat(t.headerChunks, t.headerBytes) : easy.takeHeaders();
+        const info = readResponseInfo(easy, false);
+        const headers = parseLastHeaderBlock(raw);
+        if (isRedirect(info.status) && t.defaults.followRedirects) {
+          const location = headers.getAll('location')[0];
+          if (location !== undefined) {
+            following = { info, location };
+            return;
+          }
+        }
         headSent = true;
-        resolve(this.#streamHead(t, body));
+        resolve(this.#streamHead(t, info, headers, body));
       };
-      // The first body byte means the last response's headers are complete; a body-less
-      // response is known at the end.
       const limit = this.#limitOf(options, 'maxResponseSize');
       t.pooled.set('WRITEFUNCTION', (chunk: Buffer) => {
-        sendHead();
+        if (!headSent) {
+          atHead();
+          if (!headSent) return undefined; // a redirect's body
+        }
         if (limit > 0 && body.received + chunk.length > limit) return this.#overLimit(t, limit);
         return body.accept(chunk);
       });
-      this.#multi.perform(t.pooled.easy).then(
-        () => {
-          sendHead();
+      const run = async () => {
+        try {
+          for (;;) {
+            if (t.aborted) throw t.abortReason;
+            await this.#multi.perform(t.pooled.easy);
+            atHead();
+            if (following === null) break;
+            const { info, location } = following;
+            following = null;
+            this.#follow(t, info, location);
+          }
           body.finish();
-          this.#finish(t);
-        },
-        (error: unknown) => {
+        } catch (error) {
           const failure = this.#failure(t, error);
           if (headSent) body.fail(failure);
           else {
@@ -195,9 +255,10 @@ export class Client {
             body.destroy();
             reject(failure);
           }
-          this.#finish(t);
-        },
-      );
+        }
+        this.#finish(t);
+      };
+      void run();
     });
   }
 
@@ -244,13 +305,12 @@ export class Client {
   /** Validates the request, borrows a handle and sets it up. Throws before anything started. */
   #start(where: string, url: string | URL, options: RequestOptions, body: ResponseBody | null): Transfer {
     if (this.#closing) throw CurlMultiError.fromCode(1, `${where}: the Client is closed`);
-    const href = typeof url === 'string' ? url : url instanceof URL ? url.href : null;
-    if (href === null) throw new TypeError(`${where}: url must be a string or a URL, got ${describe(url)}`);
+    const href = requestUrl(where, url);
     if (typeof options !== 'object' || options === null)
       throw new TypeError(`${where}: options must be an object`);
     const defaults = hasDefaults(options) ? resolveDefaults(where, options, this.#defaults) : this.#defaults;
     const method = options.method === undefined ? 'GET' : checkMethod(where, options.method);
-    const requestBody = checkBody(where, method, options.body, options.bodyLength);
+    const requestBody = checkBody(where, method, options.body, options.bodyLength, defaults.contentLength);
     const signal = options.signal;
     if (signal !== undefined) {
       if (!(signal instanceof AbortSignal)) throw new TypeError(`${where}: signal must be an AbortSignal`);
@@ -258,16 +318,17 @@ export class Client {
     }
 
     const pooled = this.#pool.acquire();
-    const t = this.#transfer(pooled, href);
+    const t = this.#transfer(pooled, href, defaults, method);
     try {
-      this.#configure(t, defaults, method, requestBody, options.bodyLength, body !== null);
+      this.#configure(t, defaults, method, requestBody, body !== null);
       if (body) {
         t.pauser = new Pauser(pooled.easy, (error) => t.abort(error));
         body.attach(t.pauser);
       }
       if (t.upload) {
         t.pauser ??= new Pauser(pooled.easy, (error) => t.abort(error));
-        t.upload.start(t.pauser);
+        const upload = t.upload;
+        upload.start(t.pauser, () => t.abort(upload.failure(t.url)));
       }
     } catch (error) {
       pooled.dirty = true; // half set up: reset before reuse
@@ -294,11 +355,15 @@ export class Client {
     this.#multi.setopt('MAXCONNECTS', this.#idleConnections);
   }
 
-  #transfer(pooled: PooledEasy, url: string): Transfer {
+  #transfer(pooled: PooledEasy, url: string, defaults: ResolvedDefaults, method: string): Transfer {
     const multi = this.#multi;
     const t: Transfer = {
       pooled,
       url,
+      defaults,
+      method,
+      redirect: null,
+      counted: false,
       upload: null,
       pauser: null,
       bodyChunks: null,
@@ -331,7 +396,6 @@ export class Client {
     defaults: ResolvedDefaults,
     method: string,
     body: RequestBodySource,
-    bodyLength: number | undefined,
     streaming: boolean,
   ): void {
     const { pooled } = t;
@@ -343,20 +407,15 @@ export class Client {
     }
     if (method === 'HEAD') pooled.set('NOBODY', 1);
     else if (body !== null) {
-      // libcurl adds 'Expect: 100-continue' to large and chunked uploads (a round trip, or a
-      // 1 s wait on servers that ignore it) and a form Content-Type to every POST: neither is
-      // what the caller asked for.
-      const extra: string[] = [];
-      if (!defaults.headerNames.has('expect')) extra.push('Expect:');
-      if (!defaults.headerNames.has('content-type')) extra.push('Content-Type:');
-      if (extra.length > 0) pooled.set('HTTPHEADER', [...defaults.headerLines, ...extra]);
+      const lines = bodyHeaderLines(defaults);
+      if (lines !== null) pooled.set('HTTPHEADER', lines);
       if (body.kind === 'bytes') {
         pooled.setDirty('POSTFIELDS', body.bytes);
       } else {
-        t.upload = new UploadSource(body.source);
+        t.upload = new UploadSource(body.source, body.length);
         pooled.setDirty('POST', 1);
         pooled.setDirty('READFUNCTION', t.upload.read);
-        pooled.setDirty('POSTFIELDSIZE_LARGE', bodyLength ?? -1);
+        pooled.setDirty('POSTFIELDSIZE_LARGE', body.length?.bytes ?? -1);
       }
       if (method !== 'POST') pooled.set('CUSTOMREQUEST', method);
     } else if (method !== 'GET') {
@@ -410,19 +469,76 @@ export class Client {
     return options[key] ?? this.#defaults[key];
   }
 
-  #streamHead(t: Transfer, body: ResponseBody): StreamResponse {
-    const easy = t.pooled.easy;
-    const raw = t.headerChunks ? Buffer.concat(t.headerChunks, t.headerBytes) : easy.takeHeaders();
-    const info = readResponseInfo(easy, false);
+  #streamHead(t: Transfer, info: ResponseInfo, headers: ResponseHeaders, body: ResponseBody): StreamResponse {
+    const chain = t.redirect;
+    const connects = chain ? chain.connects + info.connectionsOpened : info.connectionsOpened;
+    this.#connectionsOpened += connects;
+    t.counted = true;
     return new StreamResponse(
       info.status,
-      parseLastHeaderBlock(raw),
+      headers,
       body,
       info.httpVersion,
       info.url ?? t.url,
-      info.redirects,
-      info.connectionsOpened,
+      chain ? chain.hops : info.redirects,
+      connects,
     );
+  }
+
+  /**
+   * Turns a finished redirect response into the next request on the same handle (see
+   * redirect.ts), or throws the CurlError that ends the chain.
+   */
+  #follow(t: Transfer, info: ResponseInfo, location: string): void {
+    const { pooled, defaults } = t;
+    const easy = pooled.easy;
+    if (t.redirect === null)
+      t.redirect = new RedirectChain(bodyHeaderLines(defaults) ?? defaults.headerLines);
+    const chain = t.redirect;
+    const from = info.url ?? t.url;
+    const next = nextRequest(
+      defaults,
+      chain.hops,
+      info.status,
+      location,
+      from,
+      t.method,
+      t.upload !== null,
+      chain.headerLines,
+    );
+    chain.add(info.connectionsOpened, info.timings?.total ?? easy.getinfo('TOTAL_TIME_T'), info.timings);
+    chain.headerLines = next.headerLines;
+    if (defaults.timeout > 0) {
+      const left = defaults.timeout - Math.floor(chain.elapsedUs / 1000);
+      if (left <= 0) {
+        const error = CurlError.fromCode(
+          CurlCode.OPERATION_TIMEDOUT,
+          `timeout (${defaults.timeout} ms) reached while following redirects`,
+        );
+        error.url = from;
+        throw error;
+      }
+      pooled.set('TIMEOUT_MS', left);
+    }
+    if (next.toGet) {
+      t.upload?.stop();
+      t.upload = null;
+      pooled.setDirty('HTTPGET', 1);
+      if (t.method !== 'POST') pooled.set('CUSTOMREQUEST', null);
+      t.method = 'GET';
+    }
+    pooled.set('HTTPHEADER', next.headerLines.length > 0 ? next.headerLines : null);
+    t.url = next.url.href;
+    easy.setopt('URL', t.url);
+    // The redirect's own body is nobody's.
+    if (t.bodyChunks) {
+      t.bodyChunks = [];
+      t.bodyBytes = 0;
+    } else easy.takeBody();
+    if (t.headerChunks) {
+      t.headerChunks = [];
+      t.headerBytes = 0;
+    }
   }
 
   /** The error a failed transfer rejects with. */
@@ -433,15 +549,7 @@ export class Client {
       t.limitError.url = url;
       return t.limitError;
     }
-    if (t.upload?.failed) {
-      const cause = t.upload.error;
-      const detail = cause instanceof Error ? cause.message : String(cause);
-      const failure = CurlError.fromCode(CurlCode.READ_ERROR, `the request body stream failed: ${detail}`, {
-        cause,
-      });
-      failure.url = url;
-      return failure;
-    }
+    if (t.upload?.failed) return t.upload.failure(url);
     return error;
   }
 
@@ -455,6 +563,10 @@ export class Client {
     const easy: Easy = t.pooled.easy;
     if (!easy.closed) {
       if (easy.multi !== null && !this.#multi.closed) this.#multi.removeHandle(easy);
+      // A failed transfer's connections (an aborted one may not have started: its NUM_CONNECTS
+      // would be the handle's previous request's).
+      if (!t.counted && !t.aborted)
+        this.#connectionsOpened += (t.redirect?.connects ?? 0) + easy.getinfo('NUM_CONNECTS');
       if (!t.taken) {
         // What a failed or streamed transfer left in the native buffers must not reach the
         // handle's next request.
@@ -464,6 +576,16 @@ export class Client {
     }
     this.#pool.release(t.pooled);
   }
+}
+
+/** The HTTPHEADER of a request with a body, or null when the defaults' lines do. libcurl adds
+ * 'Expect: 100-continue' to large and chunked uploads (a round trip, or a 1 s wait on servers
+ * that ignore it) and a form Content-Type to every POST: neither is what the caller asked for. */
+function bodyHeaderLines(defaults: ResolvedDefaults): string[] | null {
+  const extra: string[] = [];
+  if (!defaults.headerNames.has('expect')) extra.push('Expect:');
+  if (!defaults.headerNames.has('content-type')) extra.push('Content-Type:');
+  return extra.length > 0 ? [...defaults.headerLines, ...extra] : null;
 }
 
 function hasDefaults(options: RequestOptions): boolean {

@@ -26,8 +26,7 @@ export function optionsFor(d: ResolvedDefaults): Map<OptionName, OptionValue> {
     ['HTTPHEADER', d.headerLines.length > 0 ? d.headerLines : null],
     ['TIMEOUT_MS', d.timeout],
     ['CONNECTTIMEOUT_MS', d.connectTimeout],
-    ['FOLLOWLOCATION', d.followRedirects ? 1 : 0],
-    ['MAXREDIRS', d.maxRedirections],
+    // No FOLLOWLOCATION: the Client follows redirects itself (redirect.ts).
     ['ACCEPT_ENCODING', d.decompress ? '' : null],
     ['HTTP_VERSION', HTTP_VERSION_VALUES[d.httpVersion]],
     ['CAINFO_BLOB', d.ca ?? null],
@@ -49,12 +48,11 @@ export function optionsFor(d: ResolvedDefaults): Map<OptionName, OptionValue> {
 const H2C_REUSE_BROKEN = libcurl.versionNum >= 0x075800 && libcurl.versionNum < 0x075900;
 
 /** What a fresh (or curl_easy_reset) handle has for each option optionsFor() names, so a new
- * handle only gets the options that differ. MAXREDIRS is -1 on 7.88.1 and 30 on 8.x: always set. */
+ * handle only gets the options that differ. */
 const LIBCURL_DEFAULTS: ReadonlyMap<OptionName, OptionValue> = new Map<OptionName, OptionValue>([
   ['HTTPHEADER', null],
   ['TIMEOUT_MS', 0],
   ['CONNECTTIMEOUT_MS', 0],
-  ['FOLLOWLOCATION', 0],
   ['ACCEPT_ENCODING', null],
   ['CAINFO_BLOB', null],
   ['SSLCERT_BLOB', null],

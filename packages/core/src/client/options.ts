@@ -15,14 +15,31 @@ export type RequestBody = string | Buffer | Uint8Array | Readable | AsyncIterabl
 
 /** Settings a Client holds as defaults and a request may override. */
 export interface RequestDefaults {
+  /** Request headers. The Client frames the body itself, as undici does: Transfer-Encoding is
+   * refused (TypeError); a Content-Length must be a request's (not the Client's), must equal
+   * the body's length (a TypeError before anything is sent otherwise; 0 when there is no body)
+   * and is sent once, by libcurl; with a stream body it declares the stream's length like
+   * `bodyLength`. */
   headers?: HeadersInit;
   /** Whole-transfer timeout in ms (TIMEOUT_MS); 0 or unset: none. */
   timeout?: number;
   /** Connect-phase timeout in ms (CONNECTTIMEOUT_MS); unset: libcurl's 300 s. */
   connectTimeout?: number;
-  /** Follow redirects (default true), at most `maxRedirections` (default 10) of them. */
+  /** Follow redirects (default true), at most `maxRedirections` (default 10) of them. The
+   * Client follows them itself, as fetch does: 301, 302, 303, 307 and 308 with a Location, to
+   * http and https only; 303 (and 301/302 after a POST) turns into a GET without the body and
+   * its Content-* headers, 307 and 308 send the method and body again (a stream body cannot
+   * be sent twice: that fails with CurlError 65). A user Host header never follows a
+   * redirect, and a redirect to another origin (scheme, host or port) drops Authorization,
+   * Cookie and Proxy-Authorization (as fetch and undici do) plus the headers named in
+   * `stripHeadersOnCrossOriginRedirect`; what was dropped stays dropped for the rest of the
+   * chain. */
   followRedirects?: boolean;
   maxRedirections?: number;
+  /** More header names to drop on a redirect to another origin, besides Authorization, Cookie
+   * and Proxy-Authorization (API keys, tokens...). Case-insensitive. A request's list adds to
+   * the Client's: a request cannot send what the Client strips. */
+  stripHeadersOnCrossOriginRedirect?: readonly string[];
   /** Ask for and decode gzip/deflate/br bodies (ACCEPT_ENCODING ''; default true). */
   decompress?: boolean;
   /** Default '2' (libcurl's own default). */
@@ -68,7 +85,10 @@ export interface RequestOptions extends RequestDefaults {
   method?: string;
   body?: RequestBody | null;
   /** Length of a stream body when known (sent as Content-Length); otherwise HTTP/1.1 uses
-   * chunked transfer encoding. */
+   * chunked transfer encoding. The stream must produce exactly that many bytes: a longer one
+   * fails (CurlError 26 naming bodyLength) before anything past bodyLength is sent, a shorter
+   * one fails as soon as it ends. The last byte goes out once the stream has ended, so the
+   * server never gets a complete body the stream then contradicts. */
   bodyLength?: number;
   signal?: AbortSignal;
 }
@@ -80,8 +100,13 @@ export interface StreamOptions extends RequestOptions {
 
 /** Client defaults after validation. */
 export interface ResolvedDefaults {
+  /** The header lines for libcurl: no Content-Length (that is in `contentLength`). */
   headerLines: string[];
   headerNames: Set<string>;
+  /** A Content-Length header's value, checked against the body. */
+  contentLength: number | undefined;
+  /** Lower-cased names dropped on a cross-origin redirect (the three of fetch included). */
+  stripOnCrossOrigin: ReadonlySet<string>;
   timeout: number;
   connectTimeout: number;
   followRedirects: boolean;
@@ -98,6 +123,13 @@ export interface ResolvedDefaults {
 }
 
 const HTTP_VERSIONS: readonly HttpVersion[] = ['1.1', '2', 'h2c'];
+/** What fetch and undici drop on a redirect to another origin. */
+const CROSS_ORIGIN_STRIPPED: ReadonlySet<string> = new Set([
+  'authorization',
+  'cookie',
+  'proxy-authorization',
+]);
+const DECIMAL = /^[ \t]*(\d+)[ \t]*$/;
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 const BAD_VALUE = /[\r\n\0]/;
 
@@ -137,10 +169,15 @@ export function checkMethod(where: string, value: unknown): string {
   return value.toUpperCase();
 }
 
-/** Header lines for libcurl's HTTPHEADER ('Name: value'; 'Name;' sends an empty value). */
-export function headerLines(where: string, init: unknown): { lines: string[]; names: Set<string> } {
+/** Header lines for libcurl's HTTPHEADER ('Name: value'; 'Name;' sends an empty value). A
+ * Content-Length is checked and returned apart: the Client frames the body itself. */
+export function headerLines(
+  where: string,
+  init: unknown,
+): { lines: string[]; names: Set<string>; contentLength: number | undefined } {
   const lines: string[] = [];
   const names = new Set<string>();
+  let contentLength: number | undefined;
   const add = (name: unknown, value: unknown) => {
     if (typeof name !== 'string' || !TOKEN.test(name)) {
       throw new TypeError(`${where}: header name ${describe(name)} is not an HTTP token`);
@@ -149,7 +186,24 @@ export function headerLines(where: string, init: unknown): { lines: string[]; na
     if (typeof text !== 'string' || BAD_VALUE.test(text)) {
       throw new TypeError(`${where}: header ${name} must have a string value without CR, LF or NUL`);
     }
-    names.add(name.toLowerCase());
+    const lower = name.toLowerCase();
+    names.add(lower);
+    if (lower === 'transfer-encoding') {
+      throw new TypeError(
+        `${where}: the Transfer-Encoding header is not allowed: the Client frames the body itself ` +
+          '(Content-Length, or chunked for a stream of unknown length)',
+      );
+    }
+    if (lower === 'content-length') {
+      const digits = DECIMAL.exec(text);
+      if (!digits || !Number.isSafeInteger(Number(digits[1]))) {
+        throw new TypeError(`${where}: Content-Length must be a number of bytes, got ${describe(text)}`);
+      }
+      if (contentLength !== undefined)
+        throw new TypeError(`${where}: Content-Length is given more than once`);
+      contentLength = Number(digits[1]);
+      return;
+    }
     lines.push(text === '' ? `${name};` : `${name}: ${text}`);
   };
   if (Array.isArray(init)) {
@@ -167,7 +221,7 @@ export function headerLines(where: string, init: unknown): { lines: string[]; na
   } else {
     throw new TypeError(`${where}: headers must be an object or an array of [name, value] pairs`);
   }
-  return { lines, names };
+  return { lines, names, contentLength };
 }
 
 /** Validates the settings shared by the Client and each request, over `base`. */
@@ -181,6 +235,8 @@ export function resolveDefaults(
     : {
         headerLines: [],
         headerNames: new Set(),
+        contentLength: undefined,
+        stripOnCrossOrigin: CROSS_ORIGIN_STRIPPED,
         timeout: 0,
         connectTimeout: 0,
         followRedirects: true,
@@ -196,11 +252,21 @@ export function resolveDefaults(
         maxHeaderSize: 0,
       };
   if (options.headers !== undefined) {
-    const { lines, names } = headerLines(where, options.headers);
+    const { lines, names, contentLength } = headerLines(where, options.headers);
     // A request's header replaces the Client's header of the same name.
     const kept = base ? base.headerLines.filter((line) => !names.has(headerNameOf(line))) : [];
     r.headerLines = [...kept, ...lines];
     r.headerNames = new Set([...(base ? [...base.headerNames].filter((n) => !names.has(n)) : []), ...names]);
+    r.contentLength = contentLength;
+  }
+  if (options.stripHeadersOnCrossOriginRedirect !== undefined) {
+    const list: unknown = options.stripHeadersOnCrossOriginRedirect;
+    if (!Array.isArray(list) || !list.every((n) => typeof n === 'string' && TOKEN.test(n))) {
+      throw new TypeError(
+        `${where}: stripHeadersOnCrossOriginRedirect must be an array of header names, got ${describe(list)}`,
+      );
+    }
+    r.stripOnCrossOrigin = new Set([...r.stripOnCrossOrigin, ...list.map((n: string) => n.toLowerCase())]);
   }
   if (options.timeout !== undefined) r.timeout = checkInteger(where, 'timeout', options.timeout, 0);
   if (options.connectTimeout !== undefined) {

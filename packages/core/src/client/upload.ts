@@ -1,5 +1,7 @@
-import { Pause, READFUNC_ABORT, READFUNC_PAUSE } from '../constants.js';
+import { CurlCode, Pause, READFUNC_ABORT, READFUNC_PAUSE } from '../constants.js';
+import { CurlError } from '../errors.js';
 import type { Pauser } from './pauser.js';
+import type { DeclaredLength } from './request-body.js';
 
 /** Bytes read ahead from a body stream before waiting for libcurl to take them. */
 const READ_AHEAD = 256 * 1024;
@@ -8,6 +10,12 @@ const READ_AHEAD = 256 * 1024;
  * A streamed request body: the source is pulled into a small queue in the background, and
  * libcurl's READFUNCTION takes from the queue. When the queue is empty the read function returns
  * READFUNC_PAUSE; when data arrives the transfer is resumed on a later turn of the loop.
+ *
+ * With a declared length, libcurl is never handed more than that many bytes (libcurl itself
+ * sends whatever the read function returns, past its own Content-Length: a second request
+ * smuggled into the body), and the last declared byte is held back until the source has ended:
+ * a source that goes on, or ends short, fails the transfer before the server has a complete
+ * body.
  */
 export class UploadSource {
   #iterator: AsyncIterator<unknown>;
@@ -17,27 +25,51 @@ export class UploadSource {
   #stopped = false;
   #error: unknown;
   #failed = false;
+  /** The source did not produce the declared length: the error to report as is. */
+  #mismatch: CurlError | null = null;
   #drained: (() => void) | null = null;
   #pauser: Pauser | null = null;
+  #onFail: (() => void) | null = null;
+  /** Bytes taken from the source. */
+  #taken = 0;
   /** Bytes handed to libcurl. */
   sent = 0;
 
-  constructor(source: AsyncIterable<unknown>) {
+  constructor(
+    source: AsyncIterable<unknown>,
+    readonly length: DeclaredLength | null = null,
+  ) {
     this.#iterator = source[Symbol.asyncIterator]();
   }
 
   /** The error the source failed with, if it did. */
   get error(): unknown {
-    return this.#failed ? this.#error : undefined;
+    return this.#failed ? (this.#mismatch ?? this.#error) : undefined;
   }
 
   get failed(): boolean {
     return this.#failed;
   }
 
-  /** Starts pulling from the source; `pauser` resumes the transfer when data arrives. */
-  start(pauser: Pauser): void {
+  /** What the request rejects with when the body failed. */
+  failure(url: string): CurlError {
+    let failure = this.#mismatch;
+    if (failure === null) {
+      const cause = this.#error;
+      const detail = cause instanceof Error ? cause.message : String(cause);
+      failure = CurlError.fromCode(CurlCode.READ_ERROR, `the request body stream failed: ${detail}`, {
+        cause,
+      });
+    }
+    failure.url = url;
+    return failure;
+  }
+
+  /** Starts pulling from the source; `pauser` resumes the transfer when data arrives, `onFail`
+   * ends it at once when the source fails. */
+  start(pauser: Pauser, onFail?: () => void): void {
     this.#pauser = pauser;
+    this.#onFail = onFail ?? null;
     void this.#pump();
   }
 
@@ -50,13 +82,22 @@ export class UploadSource {
       this.#pauser?.paused(Pause.SEND);
       return READFUNC_PAUSE;
     }
+    let room = size;
+    if (this.length !== null && !this.#ended) {
+      // The last declared byte waits for the end of the source.
+      room = Math.min(size, this.length.bytes - 1 - this.sent);
+      if (room <= 0) {
+        this.#pauser?.paused(Pause.SEND);
+        return READFUNC_PAUSE;
+      }
+    }
     let chunk: Buffer;
-    if (head.length <= size) {
+    if (head.length <= room) {
       this.#queue.shift();
       chunk = head;
     } else {
-      chunk = head.subarray(0, size);
-      this.#queue[0] = head.subarray(size);
+      chunk = head.subarray(0, room);
+      this.#queue[0] = head.subarray(room);
     }
     this.#queued -= chunk.length;
     this.sent += chunk.length;
@@ -80,6 +121,7 @@ export class UploadSource {
   }
 
   async #pump(): Promise<void> {
+    const declared = this.length;
     try {
       while (!this.#stopped) {
         if (this.#queued >= READ_AHEAD) {
@@ -91,11 +133,26 @@ export class UploadSource {
         const next = await this.#iterator.next();
         if (this.#stopped) return;
         if (next.done) {
+          if (declared !== null && this.#taken < declared.bytes) {
+            this.#fail(
+              `the request body stream ended after ${this.#taken} bytes, short of its ${declared.by} (${declared.bytes} bytes)`,
+            );
+            return;
+          }
           this.#ended = true;
           break;
         }
         const chunk = toBuffer(next.value);
         if (chunk.length === 0) continue;
+        if (declared !== null && this.#taken + chunk.length > declared.bytes) {
+          this.#fail(
+            `the request body stream is longer than its ${declared.by} (${declared.bytes} bytes): ` +
+              'nothing past it was sent, and the request was ended',
+          );
+          this.#iterator.return?.().catch(() => {});
+          return;
+        }
+        this.#taken += chunk.length;
         this.#queue.push(chunk);
         this.#queued += chunk.length;
         this.#pauser?.resume(Pause.SEND);
@@ -103,8 +160,18 @@ export class UploadSource {
     } catch (error) {
       this.#failed = true;
       this.#error = error;
+      this.#onFail?.();
     }
     // End of data (or a failure) must reach a paused transfer too.
+    this.#pauser?.resume(Pause.SEND);
+  }
+
+  #fail(message: string): void {
+    this.#failed = true;
+    this.#queue = [];
+    this.#queued = 0;
+    this.#mismatch = CurlError.fromCode(CurlCode.READ_ERROR, message);
+    this.#onFail?.();
     this.#pauser?.resume(Pause.SEND);
   }
 }
