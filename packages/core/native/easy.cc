@@ -156,6 +156,7 @@ Napi::Function EasyHandle::Init(Napi::Env env) {
                          InstanceMethod<&EasyHandle::Close>("close"),
                          InstanceMethod<&EasyHandle::TakeBody>("takeBody"),
                          InstanceMethod<&EasyHandle::TakeHeaders>("takeHeaders"),
+                         InstanceMethod<&EasyHandle::TakeResponse>("takeResponse"),
                          InstanceMethod<&EasyHandle::TakeCallbackError>("takeCallbackError"),
                          InstanceMethod<&EasyHandle::ErrorText>("errorText"),
                          InstanceAccessor<&EasyHandle::GetClosed>("closed"),
@@ -746,6 +747,50 @@ Napi::Value EasyHandle::TakeBody(const Napi::CallbackInfo& info) {
 
 Napi::Value EasyHandle::TakeHeaders(const Napi::CallbackInfo& info) {
   return TakeBuffer(info.Env(), headers_);
+}
+
+// takeResponse(out: Float64Array(RESPONSE_FIELDS), withBody): what a finished HTTP transfer
+// reports, in one call and without a name lookup: `out` gets the numbers (see kResponseInfos),
+// the result is [EFFECTIVE_URL, header bytes, body bytes or null]. The buffers are taken as by
+// takeHeaders/takeBody.
+Napi::Value EasyHandle::TakeResponse(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  CheckOpen(env, "takeResponse");
+  static constexpr CURLINFO kResponseInfos[] = {
+      CURLINFO_RESPONSE_CODE,         CURLINFO_HTTP_VERSION,      CURLINFO_REDIRECT_COUNT,
+      CURLINFO_NUM_CONNECTS,          CURLINFO_NAMELOOKUP_TIME_T, CURLINFO_CONNECT_TIME_T,
+      CURLINFO_APPCONNECT_TIME_T,     CURLINFO_PRETRANSFER_TIME_T, CURLINFO_STARTTRANSFER_TIME_T,
+      CURLINFO_TOTAL_TIME_T,          CURLINFO_REDIRECT_TIME_T,
+  };
+  constexpr size_t kCount = sizeof(kResponseInfos) / sizeof(kResponseInfos[0]);
+  if (!info[0].IsTypedArray() ||
+      info[0].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array ||
+      info[0].As<Napi::TypedArray>().ElementLength() < kCount) {
+    throw Napi::TypeError::New(env, "takeResponse: expected a Float64Array of at least " +
+                                        std::to_string(kCount) + " elements");
+  }
+  double* out = info[0].As<Napi::Float64Array>().Data();
+  for (size_t i = 0; i < kCount; i++) {
+    const CURLINFO id = kResponseInfos[i];
+    if ((id & CURLINFO_TYPEMASK) == CURLINFO_LONG) {
+      long v = 0;
+      curl_easy_getinfo(handle_, id, &v);
+      out[i] = static_cast<double>(v);
+    } else {
+      curl_off_t v = 0;
+      curl_easy_getinfo(handle_, id, &v);
+      out[i] = static_cast<double>(v);
+    }
+  }
+  char* url = nullptr;
+  curl_easy_getinfo(handle_, CURLINFO_EFFECTIVE_URL, &url);
+  Napi::Array result = Napi::Array::New(env, 3);
+  result.Set(0u, url == nullptr ? env.Null() : Napi::String::New(env, url));
+  result.Set(1u, TakeBuffer(env, headers_));
+  result.Set(2u, info[1].IsBoolean() && info[1].As<Napi::Boolean>().Value()
+                     ? TakeBuffer(env, body_)
+                     : env.Null());
+  return result;
 }
 
 Napi::Value EasyHandle::TakeCallbackError(const Napi::CallbackInfo& info) {

@@ -26,7 +26,18 @@ class EasyHandle : public Napi::ObjectWrap<EasyHandle> {
 
   // Bookkeeping done by MultiHandle while the handle is added to it.
   MultiHandle* multi = nullptr;
-  Napi::ObjectReference addedRef;  // keeps an added Easy alive without any JS reference to it
+  // While added (and until a finished transfer is delivered) the Easy is pinned: it stays alive
+  // without any JS reference to it. The wrapper's own reference is made strong, which costs no
+  // new reference per transfer.
+  void Pin() {
+    if (!pinned_) Ref();
+    pinned_ = true;
+  }
+  void Unpin() {
+    if (pinned_) Unref();
+    pinned_ = false;
+  }
+  size_t addedIndex = 0;  // its place in the multi's added_ list
   bool autoRemove = false;         // perform(): removed natively as soon as it finishes
   // A new transfer in `owner`: fresh body and header buffers, no error left from the last one,
   // and libcurl's socket open/close calls reported to the owner.
@@ -51,6 +62,7 @@ class EasyHandle : public Napi::ObjectWrap<EasyHandle> {
   Napi::Value GetMulti(const Napi::CallbackInfo& info);
   Napi::Value TakeBody(const Napi::CallbackInfo& info);
   Napi::Value TakeHeaders(const Napi::CallbackInfo& info);
+  Napi::Value TakeResponse(const Napi::CallbackInfo& info);
   Napi::Value TakeCallbackError(const Napi::CallbackInfo& info);
   Napi::Value ErrorText(const Napi::CallbackInfo& info);
 
@@ -95,6 +107,7 @@ class EasyHandle : public Napi::ObjectWrap<EasyHandle> {
   JsValueRef callbackError_;
   bool abortPending_ = false;  // a JS callback threw: fail the transfer at the next chance
   bool finalizing_ = false;    // in the destructor: no JS may run
+  bool pinned_ = false;        // see Pin
   Napi::FunctionReference write_, header_, read_, seek_, xferinfo_, debug_;
 };
 

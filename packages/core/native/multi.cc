@@ -349,11 +349,11 @@ void MultiHandle::RemoveFinished(EasyHandle* easy, CURLcode result,
   ++depth_;
   curl_multi_remove_handle(multi_, easy->curl());
   --depth_;
-  finished_.push_back({easy, std::move(easy->addedRef), result, cause});
-  added_.erase(easy);
+  finished_.push_back({easy, true, result, cause});  // takes over the Easy's pin
+  RemoveFromList(easy);
   easy->multi = nullptr;
   easy->autoRemove = false;
-  if (added_.empty()) Unref();  // see AddHandle; the entry holds the Easy itself
+  if (added_.empty()) Unref();  // see AddHandle
 }
 
 std::shared_ptr<MultiHandle::AbortCause> MultiHandle::Collect() {
@@ -366,7 +366,7 @@ std::shared_ptr<MultiHandle::AbortCause> MultiHandle::Collect() {
     if (easy->autoRemove) {
       RemoveFinished(easy, result, nullptr);
     } else {
-      finished_.push_back({easy, Napi::ObjectReference(), result, nullptr});
+      finished_.push_back({easy, false, result, nullptr});
     }
   }
   if (!aborted_) return nullptr;
@@ -421,7 +421,8 @@ void MultiHandle::Deliver(Napi::Env env, Napi::Object self, bool fromLoop) {
   Napi::Array done = Napi::Array::New(env, batch.size() * 2);
   uint32_t i = 0;
   for (Finished& f : batch) {
-    Napi::Object easy = f.ref.IsEmpty() ? f.easy->Value() : f.ref.Value();
+    Napi::Object easy = f.easy->Value();
+    if (f.removed) f.easy->Unpin();  // the local handle holds it from here
     if (f.cause) f.easy->FailTransfer(CauseValue(env, *f.cause));
     done.Set(i++, easy);
     done.Set(i++, Napi::Number::New(env, f.result));
@@ -556,8 +557,8 @@ Napi::Value MultiHandle::AddHandle(const Napi::CallbackInfo& info) {
   // Book-keeping first: the timer callback runs inside curl_multi_add_handle.
   easy->multi = this;
   easy->autoRemove = autoRemove;
-  easy->addedRef = Napi::Persistent(info[0].As<Napi::Object>());
-  added_.insert(easy);
+  easy->Pin();
+  AddToList(easy);
   // An added Easy can reach this Multi without its JS object (Easy.close(), pause(), the multi
   // getter): the Multi is pinned while it has one, or it could be collected while still in use
   // and its timer callback handed an empty handle (segfault).
@@ -573,11 +574,25 @@ Napi::Value MultiHandle::AddHandle(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+void MultiHandle::AddToList(EasyHandle* easy) {
+  easy->addedIndex = added_.size();
+  added_.push_back(easy);
+}
+
+bool MultiHandle::RemoveFromList(EasyHandle* easy) {
+  const size_t i = easy->addedIndex;
+  if (i >= added_.size() || added_[i] != easy) return false;
+  added_[i] = added_.back();
+  added_[i]->addedIndex = i;
+  added_.pop_back();
+  return true;
+}
+
 void MultiHandle::Detach(EasyHandle* easy) {
-  if (added_.erase(easy) > 0 && added_.empty()) Unref();  // see AddHandle
+  if (RemoveFromList(easy) && added_.empty()) Unref();  // see AddHandle
   easy->multi = nullptr;
   easy->autoRemove = false;
-  easy->addedRef.Reset();
+  easy->Unpin();
 }
 
 Napi::Value MultiHandle::RemoveHandle(const Napi::CallbackInfo& info) {
@@ -593,10 +608,17 @@ Napi::Value MultiHandle::RemoveHandle(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+void MultiHandle::ClearFinished() {
+  for (Finished& f : finished_) {
+    if (f.removed) f.easy->Unpin();
+  }
+  finished_.clear();
+}
+
 void MultiHandle::DropFinished(EasyHandle* easy) {
   // libcurl drops a removed handle's queued message, and so do we (docs/contract.md#remove-handle).
   for (auto it = finished_.begin(); it != finished_.end(); ++it) {
-    if (it->easy == easy && it->ref.IsEmpty()) {
+    if (it->easy == easy && !it->removed) {
       finished_.erase(it);
       return;
     }
@@ -810,7 +832,7 @@ Napi::Value MultiHandle::TakeTrace(const Napi::CallbackInfo& info) {
 
 void MultiHandle::CloseHandle() {
   // Remove every handle, then clean up (docs/contract.md#cleanup). Callbacks may run in both.
-  std::vector<EasyHandle*> easies(added_.begin(), added_.end());
+  std::vector<EasyHandle*> easies(added_);
   ++depth_;
   for (EasyHandle* easy : easies) {
     curl_multi_remove_handle(multi_, easy->curl());
@@ -840,7 +862,7 @@ Napi::Value MultiHandle::Close(const Napi::CallbackInfo& info) {
   // Transfers that finished before the close are reported as finished.
   if (!finished_.empty()) Deliver(env, self, false);
   CloseHandle();
-  finished_.clear();
+  ClearFinished();
   Data(env).multis.erase(this);
   if (aborted_) {
     Napi::Value cause = abortCause_.IsEmpty() ? Napi::Value(env.Undefined()) : abortCause_.Get(env);
@@ -860,7 +882,7 @@ void MultiHandle::Teardown() {
   socketFunction_.Reset();
   timerFunction_.Reset();
   CloseHandle();
-  finished_.clear();
+  ClearFinished();
   aborted_ = false;
   abortCause_.Reset();
   Data(Env()).multis.erase(this);

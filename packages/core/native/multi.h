@@ -87,6 +87,8 @@ class MultiHandle : public Napi::ObjectWrap<MultiHandle> {
   void RemoveFinished(EasyHandle* easy, CURLcode result, const std::shared_ptr<AbortCause>& cause);
   // Forgets the queued message of an Easy that is being removed.
   void DropFinished(EasyHandle* easy);
+  // Forgets every undelivered transfer (closing).
+  void ClearFinished();
   // Hands finished_ to JS in one call of Multi[doneHook]: through napi_make_callback when
   // called from the loop, a plain call from inside a JS call.
   void Deliver(Napi::Env env, Napi::Object self, bool fromLoop);
@@ -114,7 +116,10 @@ class MultiHandle : public Napi::ObjectWrap<MultiHandle> {
   Napi::FunctionReference socketFunction_, timerFunction_;
   JsValueRef socketData_, timerData_;
   std::unordered_map<curl_socket_t, JsValueRef> socketps_;  // curl_multi_assign values
-  std::unordered_set<EasyHandle*> added_;
+  // The Easys added here (each knows its index: no allocation per transfer).
+  std::vector<EasyHandle*> added_;
+  void AddToList(EasyHandle* easy);
+  bool RemoveFromList(EasyHandle* easy);
   std::vector<std::string> siteBlacklist_, serverBlacklist_;
   // A socket or timer callback failed (JS threw or returned -1, or the loop adapter failed):
   // every transfer in progress fails once libcurl has returned.
@@ -139,10 +144,10 @@ class MultiHandle : public Napi::ObjectWrap<MultiHandle> {
 
   // Transfers finished and not yet handed to JS, in the order libcurl reported them.
   struct Finished {
-    EasyHandle* easy;
-    // The Easy's JS object, alive until delivered, when it was removed natively; empty for an
-    // Easy still added (its own addedRef holds it).
-    Napi::ObjectReference ref;
+    EasyHandle* easy;  // pinned until delivered
+    // Removed natively (perform(), the abort rule): the entry holds the Easy's pin. Otherwise the
+    // Easy is still added, and pinned by that.
+    bool removed;
     CURLcode result;
     std::shared_ptr<AbortCause> cause;  // failed by the abort rule: the cause, attached at delivery
   };

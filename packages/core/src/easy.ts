@@ -33,6 +33,11 @@ interface NativeEasy {
   takeBody(): Buffer;
   /** The raw header bytes collected natively since the last call (no HEADERFUNCTION set). */
   takeHeaders(): Buffer;
+  /** What a finished HTTP transfer reports, in one call: `out` (a Float64Array of at least
+   * 11) gets RESPONSE_CODE, HTTP_VERSION, REDIRECT_COUNT, NUM_CONNECTS and the NAMELOOKUP,
+   * CONNECT, APPCONNECT, PRETRANSFER, STARTTRANSFER, TOTAL and REDIRECT _TIME_T infos, in that
+   * order; returns [EFFECTIVE_URL, takeHeaders(), takeBody() when `withBody`, else null]. */
+  takeResponse(out: Float64Array, withBody: boolean): [url: string | null, headers: Buffer, body: Buffer | null];
   /** The error a JS callback of this transfer threw, once. */
   takeCallbackError(): unknown;
   /** libcurl's error buffer for the last transfer (CURLOPT_ERRORBUFFER). */

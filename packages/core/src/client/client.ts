@@ -20,7 +20,7 @@ import {
 import { Pauser } from './pauser.js';
 import { isRedirect, nextRequest, RedirectChain } from './redirect.js';
 import { checkBody, type RequestBodySource } from './request-body.js';
-import { Response, type ResponseInfo, readResponseInfo, StreamResponse } from './response.js';
+import { Response, type ResponseInfo, StreamResponse, takeResponse } from './response.js';
 import type { Transfer } from './transfer.js';
 import { UploadSource } from './upload.js';
 import { requestUrl } from './url.js';
@@ -155,8 +155,9 @@ export class Client {
       for (;;) {
         if (t.aborted) throw t.abortReason;
         await this.#multi.perform(easy);
-        const rawHeaders = t.headerChunks ? Buffer.concat(t.headerChunks, t.headerBytes) : easy.takeHeaders();
-        const info = readResponseInfo(easy, this.#timings);
+        const taken = takeResponse(easy, this.#timings, t.bodyChunks === null);
+        const rawHeaders = t.headerChunks ? Buffer.concat(t.headerChunks, t.headerBytes) : taken.headers;
+        const info = taken.info;
         if (isRedirect(info.status) && t.defaults.followRedirects) {
           const location = parseLastHeaderBlock(rawHeaders).getAll('location')[0];
           if (location !== undefined) {
@@ -164,7 +165,7 @@ export class Client {
             continue;
           }
         }
-        const body = t.bodyChunks ? Buffer.concat(t.bodyChunks, t.bodyBytes) : easy.takeBody();
+        const body = t.bodyChunks ? Buffer.concat(t.bodyChunks, t.bodyBytes) : taken.body!;
         t.taken = true;
         const chain = t.redirect;
         const connects = chain ? chain.connects + info.connectionsOpened : info.connectionsOpened;
@@ -213,8 +214,9 @@ export class Client {
       const atHead = () => {
         if (headSent || following) return;
         const easy = t.pooled.easy;
-        const raw = t.headerChunks ? Buffer.concat(t.headerChunks, t.headerBytes) : easy.takeHeaders();
-        const info = readResponseInfo(easy, false);
+        const taken = takeResponse(easy, false, false);
+        const raw = t.headerChunks ? Buffer.concat(t.headerChunks, t.headerBytes) : taken.headers;
+        const info = taken.info;
         const headers = parseLastHeaderBlock(raw);
         if (isRedirect(info.status) && t.defaults.followRedirects) {
           const location = headers.getAll('location')[0];
@@ -530,11 +532,12 @@ export class Client {
     pooled.set('HTTPHEADER', next.headerLines.length > 0 ? next.headerLines : null);
     t.url = next.url.href;
     easy.setopt('URL', t.url);
-    // The redirect's own body is nobody's.
+    // The redirect's own body is nobody's (natively collected bytes are dropped when the handle
+    // is added again).
     if (t.bodyChunks) {
       t.bodyChunks = [];
       t.bodyBytes = 0;
-    } else easy.takeBody();
+    }
     if (t.headerChunks) {
       t.headerChunks = [];
       t.headerBytes = 0;

@@ -118,25 +118,7 @@ function httpVersionOf(value: number): ResponseHttpVersion {
   }
 }
 
-const HEAD_INFOS = [
-  'RESPONSE_CODE',
-  'HTTP_VERSION',
-  'EFFECTIVE_URL',
-  'REDIRECT_COUNT',
-  'NUM_CONNECTS',
-] as const;
-const TIMED_INFOS = [
-  ...HEAD_INFOS,
-  'NAMELOOKUP_TIME_T',
-  'CONNECT_TIME_T',
-  'APPCONNECT_TIME_T',
-  'PRETRANSFER_TIME_T',
-  'STARTTRANSFER_TIME_T',
-  'TOTAL_TIME_T',
-  'REDIRECT_TIME_T',
-] as const;
-
-/** What a response reports besides headers and body, read in one native call. */
+/** What a response reports besides headers and body. */
 export interface ResponseInfo {
   status: number;
   httpVersion: ResponseHttpVersion;
@@ -146,34 +128,40 @@ export interface ResponseInfo {
   timings: Timings | null;
 }
 
-export function readResponseInfo(easy: Easy, withTimings: boolean): ResponseInfo {
-  if (!withTimings) {
-    const [status, version, url, redirects, connects] = easy.getinfos(HEAD_INFOS);
-    return {
-      status,
-      httpVersion: httpVersionOf(version),
-      url,
-      redirects,
-      connectionsOpened: connects,
-      timings: null,
-    };
-  }
-  const [status, version, url, redirects, connects, nameLookup, connect, tls, pre, first, total, redirect] =
-    easy.getinfos(TIMED_INFOS);
+/** A finished response's info and the header and body bytes libcurl collected natively. */
+export interface TakenResponse {
+  info: ResponseInfo;
+  headers: Buffer;
+  /** Null unless asked for. */
+  body: Buffer | null;
+}
+
+/** Filled by Easy.takeResponse; one per thread is enough, as it is read at once. */
+const numbers = new Float64Array(11);
+
+/** Everything a response reports, in one native call. */
+export function takeResponse(easy: Easy, withTimings: boolean, withBody: boolean): TakenResponse {
+  const [url, headers, body] = easy.takeResponse(numbers, withBody);
   return {
-    status,
-    httpVersion: httpVersionOf(version),
-    url,
-    redirects,
-    connectionsOpened: connects,
-    timings: {
-      nameLookup,
-      connect,
-      tlsHandshake: tls,
-      preTransfer: pre,
-      firstByte: first,
-      total,
-      redirect,
+    info: {
+      status: numbers[0]!,
+      httpVersion: httpVersionOf(numbers[1]!),
+      url,
+      redirects: numbers[2]!,
+      connectionsOpened: numbers[3]!,
+      timings: withTimings
+        ? {
+            nameLookup: numbers[4]!,
+            connect: numbers[5]!,
+            tlsHandshake: numbers[6]!,
+            preTransfer: numbers[7]!,
+            firstByte: numbers[8]!,
+            total: numbers[9]!,
+            redirect: numbers[10]!,
+          }
+        : null,
     },
+    headers,
+    body,
   };
 }
