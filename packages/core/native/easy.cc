@@ -757,10 +757,10 @@ Napi::Value EasyHandle::TakeResponse(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   CheckOpen(env, "takeResponse");
   static constexpr CURLINFO kResponseInfos[] = {
-      CURLINFO_RESPONSE_CODE,         CURLINFO_HTTP_VERSION,      CURLINFO_REDIRECT_COUNT,
-      CURLINFO_NUM_CONNECTS,          CURLINFO_NAMELOOKUP_TIME_T, CURLINFO_CONNECT_TIME_T,
-      CURLINFO_APPCONNECT_TIME_T,     CURLINFO_PRETRANSFER_TIME_T, CURLINFO_STARTTRANSFER_TIME_T,
-      CURLINFO_TOTAL_TIME_T,          CURLINFO_REDIRECT_TIME_T,
+      CURLINFO_RESPONSE_CODE,     CURLINFO_HTTP_VERSION,       CURLINFO_REDIRECT_COUNT,
+      CURLINFO_NUM_CONNECTS,      CURLINFO_NAMELOOKUP_TIME_T,  CURLINFO_CONNECT_TIME_T,
+      CURLINFO_APPCONNECT_TIME_T, CURLINFO_PRETRANSFER_TIME_T, CURLINFO_STARTTRANSFER_TIME_T,
+      CURLINFO_TOTAL_TIME_T,      CURLINFO_REDIRECT_TIME_T,
   };
   constexpr size_t kCount = sizeof(kResponseInfos) / sizeof(kResponseInfos[0]);
   if (!info[0].IsTypedArray() ||
@@ -787,9 +787,8 @@ Napi::Value EasyHandle::TakeResponse(const Napi::CallbackInfo& info) {
   Napi::Array result = Napi::Array::New(env, 3);
   result.Set(0u, url == nullptr ? env.Null() : Napi::String::New(env, url));
   result.Set(1u, TakeBuffer(env, headers_));
-  result.Set(2u, info[1].IsBoolean() && info[1].As<Napi::Boolean>().Value()
-                     ? TakeBuffer(env, body_)
-                     : env.Null());
+  result.Set(2u, info[1].IsBoolean() && info[1].As<Napi::Boolean>().Value() ? TakeBuffer(env, body_)
+                                                                            : env.Null());
   return result;
 }
 

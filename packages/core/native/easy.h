@@ -37,8 +37,8 @@ class EasyHandle : public Napi::ObjectWrap<EasyHandle> {
     if (pinned_) Unref();
     pinned_ = false;
   }
-  size_t addedIndex = 0;  // its place in the multi's added_ list
-  bool autoRemove = false;         // perform(): removed natively as soon as it finishes
+  size_t addedIndex = 0;    // its place in the multi's added_ list
+  bool autoRemove = false;  // perform(): removed natively as soon as it finishes
   // A new transfer in `owner`: fresh body and header buffers, no error left from the last one,
   // and libcurl's socket open/close calls reported to the owner.
   void PrepareTransfer(MultiHandle* owner);

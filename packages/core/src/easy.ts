@@ -37,7 +37,10 @@ interface NativeEasy {
    * 11) gets RESPONSE_CODE, HTTP_VERSION, REDIRECT_COUNT, NUM_CONNECTS and the NAMELOOKUP,
    * CONNECT, APPCONNECT, PRETRANSFER, STARTTRANSFER, TOTAL and REDIRECT _TIME_T infos, in that
    * order; returns [EFFECTIVE_URL, takeHeaders(), takeBody() when `withBody`, else null]. */
-  takeResponse(out: Float64Array, withBody: boolean): [url: string | null, headers: Buffer, body: Buffer | null];
+  takeResponse(
+    out: Float64Array,
+    withBody: boolean,
+  ): [url: string | null, headers: Buffer, body: Buffer | null];
   /** The error a JS callback of this transfer threw, once. */
   takeCallbackError(): unknown;
   /** libcurl's error buffer for the last transfer (CURLOPT_ERRORBUFFER). */
