@@ -4,6 +4,7 @@
       "target_name": "multisock_core",
       "sources": [
         "native/addon.cc",
+        "native/body.cc",
         "native/common.cc",
         "native/easy.cc",
         "native/multi.cc"

@@ -246,8 +246,8 @@ void EasyHandle::ClearOptionState() {
   private_.Reset();
   callbackError_.Reset();
   abortPending_ = false;
-  body_.clear();
-  headers_.clear();
+  body_.Clear();
+  ClearBytes(headers_);
 }
 
 void EasyHandle::CheckOpen(Napi::Env env, const char* where) const {
@@ -267,8 +267,8 @@ void EasyHandle::PrepareTransfer(MultiHandle* owner) {
   abortPending_ = false;
   errorBuffer_[0] = '\0';
   // What the last transfer collected and nobody took does not pile up across transfers.
-  ClearBuffer(body_);
-  ClearBuffer(headers_);
+  body_.Clear();
+  ClearBytes(headers_);
   curl_easy_setopt(handle_, CURLOPT_OPENSOCKETDATA, owner);
   curl_easy_setopt(handle_, CURLOPT_CLOSESOCKETDATA, owner);
 }
@@ -705,44 +705,15 @@ Napi::Value EasyHandle::GetMulti(const Napi::CallbackInfo& info) {
   return multi->Value();
 }
 
-// Bodies below kCopyLimit are copied out, which measured as fast as handing the memory over
-// and lets the buffer be reused: a fresh one per transfer costs page faults and waits for a
-// deferred finalizer to be freed. Up to kKeepCapacity of it stays with the handle between
-// transfers, so a pool of handles does not hold on to large bodies' memory.
-static constexpr size_t kCopyLimit = 1024 * 1024;
-static constexpr size_t kKeepCapacity = 256 * 1024;
-
-void EasyHandle::ClearBuffer(std::vector<char>& bytes) {
-  if (bytes.capacity() > kKeepCapacity) {
-    std::vector<char>().swap(bytes);
-  } else {
-    bytes.clear();
-  }
-}
-
+// Headers are small: copied out.
 static Napi::Value TakeBuffer(Napi::Env env, std::vector<char>& bytes) {
-  if (bytes.size() < kCopyLimit) {
-    Napi::Buffer<char> copy = Napi::Buffer<char>::Copy(env, bytes.data(), bytes.size());
-    EasyHandle::ClearBuffer(bytes);
-    return copy;
-  }
-  // Large bodies are handed over without a copy. V8 does not see memory behind an external
-  // buffer, so it is reported: otherwise the GC runs too late while many large bodies arrive.
-  auto* owned = new std::vector<char>(std::move(bytes));
-  bytes = std::vector<char>();
-  const auto reported = static_cast<int64_t>(owned->capacity());
-  Napi::MemoryManagement::AdjustExternalMemory(env, reported);
-  return Napi::Buffer<char>::New(
-      env, owned->data(), owned->size(),
-      [](Napi::Env env, char*, std::vector<char>* v) {
-        Napi::MemoryManagement::AdjustExternalMemory(env, -static_cast<int64_t>(v->capacity()));
-        delete v;
-      },
-      owned);
+  Napi::Buffer<char> copy = Napi::Buffer<char>::Copy(env, bytes.data(), bytes.size());
+  ClearBytes(bytes);
+  return copy;
 }
 
 Napi::Value EasyHandle::TakeBody(const Napi::CallbackInfo& info) {
-  return TakeBuffer(info.Env(), body_);
+  return Napi::Value(info.Env(), body_.Take(info.Env()));
 }
 
 Napi::Value EasyHandle::TakeHeaders(const Napi::CallbackInfo& info) {
@@ -787,8 +758,9 @@ Napi::Value EasyHandle::TakeResponse(const Napi::CallbackInfo& info) {
   Napi::Array result = Napi::Array::New(env, 3);
   result.Set(0u, url == nullptr ? env.Null() : Napi::String::New(env, url));
   result.Set(1u, TakeBuffer(env, headers_));
-  result.Set(2u, info[1].IsBoolean() && info[1].As<Napi::Boolean>().Value() ? TakeBuffer(env, body_)
-                                                                            : env.Null());
+  result.Set(2u, info[1].IsBoolean() && info[1].As<Napi::Boolean>().Value()
+                     ? Napi::Value(env, body_.Take(env))
+                     : env.Null());
   return result;
 }
 
@@ -845,23 +817,18 @@ void EasyHandle::RecordCallbackError(Napi::Value error) {
 size_t EasyHandle::CollectBody(char* data, size_t size, size_t count, void* userp) {
   auto* self = static_cast<EasyHandle*>(userp);
   if (self->abortPending_) return 0;
+  const size_t n = size * count;
   try {
-    if (self->body_.empty()) {
-      // Room for the whole body at once, rather than regrowing it chunk by chunk. The length is
-      // the server's word, so only a bounded amount is reserved on it.
-      constexpr curl_off_t kMaxReserve = 64 * 1024 * 1024;
-      curl_off_t length = -1;
-      if (curl_easy_getinfo(self->handle_, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &length) ==
-              CURLE_OK &&
-          length > 0) {
-        self->body_.reserve(static_cast<size_t>(std::min(length, kMaxReserve)));
-      }
+    // The length is the server's word: the body buffer only trusts it so far.
+    curl_off_t length = -1;
+    if (self->body_.size() == 0) {
+      curl_easy_getinfo(self->handle_, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &length);
     }
-    self->body_.insert(self->body_.end(), data, data + size * count);
+    self->body_.Append(self->Env(), data, n, length, self->CanCallJs());
   } catch (...) {
     return 0;  // CURLE_WRITE_ERROR
   }
-  return size * count;
+  return n;
 }
 
 size_t EasyHandle::CollectHeader(char* data, size_t size, size_t count, void* userp) {

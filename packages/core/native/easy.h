@@ -6,6 +6,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "body.h"
 #include "common.h"
 
 namespace multisock {
@@ -46,8 +47,6 @@ class EasyHandle : public Napi::ObjectWrap<EasyHandle> {
   void ReleaseNative();  // curl_easy_cleanup without JS, for finalizers and teardown
 
   static Napi::Value ListOptions(const Napi::CallbackInfo& info);
-  // Empties a collected body or header buffer, keeping a modest capacity for the next transfer.
-  static void ClearBuffer(std::vector<char>& bytes);
 
  private:
   Napi::Value SetOpt(const Napi::CallbackInfo& info);
@@ -95,7 +94,7 @@ class EasyHandle : public Napi::ObjectWrap<EasyHandle> {
 
   CURL* handle_ = nullptr;
   char errorBuffer_[CURL_ERROR_SIZE] = {0};
-  std::vector<char> body_;
+  BodyBuffer body_;
   std::vector<char> headers_;
   std::unordered_map<int, curl_slist*> slists_;
   // Lists replaced while the Easy was added: libcurl may still walk them (SMTP keeps a pointer
