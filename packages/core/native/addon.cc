@@ -20,6 +20,22 @@ Napi::Value Setup(const Napi::CallbackInfo& info) {
   data.curlError = Napi::Persistent(hooks.Get("CurlError").As<Napi::Function>());
   data.multiError = Napi::Persistent(hooks.Get("CurlMultiError").As<Napi::Function>());
   data.doneHook = Napi::Persistent(hooks.Get("done").As<Napi::Symbol>());
+  Napi::Value scratch = hooks.Get("scratch");
+  Napi::Value numbers = hooks.Get("numbers");
+  if (!scratch.IsTypedArray() ||
+      scratch.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array ||
+      !numbers.IsTypedArray() ||
+      numbers.As<Napi::TypedArray>().TypedArrayType() != napi_float64_array) {
+    throw Napi::TypeError::New(env, "setup: scratch must be a Uint8Array, numbers a Float64Array");
+  }
+  Napi::Object hold = Napi::Object::New(env);
+  hold.Set("scratch", scratch);
+  hold.Set("numbers", numbers);
+  data.scratchRef = Napi::Persistent(hold.As<Napi::Value>());
+  data.scratch = reinterpret_cast<char*>(scratch.As<Napi::Uint8Array>().Data());
+  data.scratchSize = scratch.As<Napi::Uint8Array>().ElementLength();
+  data.numbers = numbers.As<Napi::Float64Array>().Data();
+  data.numberCount = numbers.As<Napi::Float64Array>().ElementLength();
   return env.Undefined();
 }
 

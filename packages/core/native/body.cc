@@ -111,6 +111,14 @@ napi_value BodyBuffer::Take(napi_env env) {
   return result;
 }
 
+bool BodyBuffer::TakeInto(char* out, size_t room, size_t* n) {
+  if (ref_ != nullptr || small_.size() > room) return false;
+  *n = small_.size();
+  if (*n > 0) std::memcpy(out, small_.data(), *n);
+  ClearBytes(small_);
+  return true;
+}
+
 void BodyBuffer::Clear() {
   if (ref_ != nullptr) napi_delete_reference(env_, ref_);
   ref_ = nullptr;

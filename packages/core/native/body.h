@@ -33,6 +33,9 @@ class BodyBuffer {
   // The bytes as a Buffer, and empties this (call from JS, inside a handle scope).
   napi_value Take(napi_env env);
 
+  // Copies the bytes to `out` and empties this, if they are not in a JS Buffer and fit in `room`.
+  bool TakeInto(char* out, size_t room, size_t* n);
+
   // Drops the bytes, keeping a modest vector capacity for the next transfer. Runs no JS.
   void Clear();
 

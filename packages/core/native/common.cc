@@ -15,10 +15,6 @@ bool HasTag(const Napi::Value& value, const napi_type_tag& tag) {
   return value.IsObject() && value.As<Napi::Object>().CheckTypeTag(&tag);
 }
 
-void CheckReceiver(const Napi::CallbackInfo& info, const napi_type_tag& tag) {
-  if (!HasTag(info.This(), tag)) throw Napi::TypeError::New(info.Env(), "Illegal invocation");
-}
-
 void JsValueRef::Set(Napi::Value value) {
   Napi::Array box = Napi::Array::New(value.Env(), 1);
   box.Set(0u, value);

@@ -23,6 +23,13 @@ struct AddonData {
   Napi::FunctionReference curlError;   // (code, codeName, curlMessage, detail) => CurlError
   Napi::FunctionReference multiError;  // (code, codeName, curlMessage, detail) => CurlMultiError
   Napi::Reference<Napi::Symbol> doneHook;  // Multi[doneHook](easy, result): a finished transfer
+  // Memory JS reads small results from (takeInto, takeResponse): a Buffer created in JS costs a
+  // tenth of one created here. `numbers` gets takeResponse's infos.
+  Napi::Reference<Napi::Value> scratchRef;
+  char* scratch = nullptr;
+  size_t scratchSize = 0;
+  double* numbers = nullptr;
+  size_t numberCount = 0;
   std::unordered_set<MultiHandle*> multis;
   // The libcurl handle duphandle() is passing to the Easy constructor, which takes only this
   // one: an External from anywhere else (another addon) would be used as a CURL*.
@@ -54,13 +61,12 @@ const char* MultiCodeName(CURLMcode code);
 Napi::Error EasyError(Napi::Env env, CURLcode code, const std::string& detail = "");
 Napi::Error MultiError(Napi::Env env, CURLMcode code, const std::string& detail = "");
 
-// napi_unwrap hands back whatever native object any addon wrapped, and Node-API checks the
-// receiver of methods but not of accessors: an object is trusted as an Easy or a Multi only
-// with its type tag (prototype tricks cannot forge one).
+// napi_unwrap hands back whatever native object any addon wrapped: an argument is trusted as an
+// Easy or a Multi only with its type tag (prototype tricks cannot forge one). Receivers need no
+// tag: Node-API checks a method's receiver, and the classes define no native accessors.
 extern const napi_type_tag kEasyTag;
 extern const napi_type_tag kMultiTag;
 bool HasTag(const Napi::Value& value, const napi_type_tag& tag);
-void CheckReceiver(const Napi::CallbackInfo& info, const napi_type_tag& tag);  // TypeError
 
 // Argument checks that throw a clear error naming the call and the argument.
 int32_t ToFd(const Napi::Value& value, const char* where);  // CurlMultiError BAD_SOCKET

@@ -154,13 +154,15 @@ Napi::Function EasyHandle::Init(Napi::Env env) {
                          InstanceMethod<&EasyHandle::Reset>("reset"),
                          InstanceMethod<&EasyHandle::DupHandle>("duphandle"),
                          InstanceMethod<&EasyHandle::Close>("close"),
-                         InstanceMethod<&EasyHandle::TakeBody>("takeBody"),
-                         InstanceMethod<&EasyHandle::TakeHeaders>("takeHeaders"),
                          InstanceMethod<&EasyHandle::TakeResponse>("takeResponse"),
+                         InstanceMethod<&EasyHandle::TakeInto>("takeInto"),
                          InstanceMethod<&EasyHandle::TakeCallbackError>("takeCallbackError"),
                          InstanceMethod<&EasyHandle::ErrorText>("errorText"),
-                         InstanceAccessor<&EasyHandle::GetClosed>("closed"),
-                         InstanceAccessor<&EasyHandle::GetMulti>("multi"),
+                         // Methods, not accessors: Node-API checks a method's receiver (an
+                         // accessor needs a type-tag check, several times slower), and the
+                         // TypeScript class has the getters.
+                         InstanceMethod<&EasyHandle::GetClosed>("isClosed"),
+                         InstanceMethod<&EasyHandle::GetMulti>("currentMulti"),
                      });
 }
 
@@ -246,6 +248,7 @@ void EasyHandle::ClearOptionState() {
   private_.Reset();
   callbackError_.Reset();
   abortPending_ = false;
+  url_.clear();
   body_.Clear();
   ClearBytes(headers_);
 }
@@ -325,6 +328,16 @@ void EasyHandle::SetOption(Napi::Env env, const curl_easyoption* option, const N
       if (postFieldsSize_ >= 0) postFieldsSize_ = size;
       return;
     }
+    case CURLOPT_URL:
+      if (value.IsNull() || value.IsUndefined()) {
+        Check(env, curl_easy_setopt(handle_, id, static_cast<char*>(nullptr)), name);
+        url_.clear();
+      } else {
+        std::string url = ToCString(env, name, value);
+        Check(env, curl_easy_setopt(handle_, id, url.c_str()), name);
+        url_ = std::move(url);
+      }
+      return;
     case CURLOPT_ERRORBUFFER:
       throw EasyError(env, CURLE_BAD_FUNCTION_ARGUMENT,
                       std::string("setopt(") + name +
@@ -652,6 +665,7 @@ void EasyHandle::CopyStateTo(EasyHandle& copy) const {
   if (!xferinfo_.IsEmpty()) copy.xferinfo_ = Napi::Persistent(xferinfo_.Value());
   if (!debug_.IsEmpty()) copy.debug_ = Napi::Persistent(debug_.Value());
   if (!private_.IsEmpty()) copy.private_.Set(private_.Get(Env()));
+  copy.url_ = url_;
   copy.ApplyInternalOptions();
   // duphandle copies a non-empty POSTFIELDS body, but an empty one is left pointing at this
   // Easy's copy (Curl_dupset copies only when the size is not 0): give the copy its own.
@@ -695,12 +709,10 @@ Napi::Value EasyHandle::Close(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value EasyHandle::GetClosed(const Napi::CallbackInfo& info) {
-  CheckReceiver(info, kEasyTag);
   return Napi::Boolean::New(info.Env(), handle_ == nullptr);
 }
 
 Napi::Value EasyHandle::GetMulti(const Napi::CallbackInfo& info) {
-  CheckReceiver(info, kEasyTag);
   if (multi == nullptr) return info.Env().Null();
   return multi->Value();
 }
@@ -712,18 +724,31 @@ static Napi::Value TakeBuffer(Napi::Env env, std::vector<char>& bytes) {
   return copy;
 }
 
-Napi::Value EasyHandle::TakeBody(const Napi::CallbackInfo& info) {
-  return Napi::Value(info.Env(), body_.Take(info.Env()));
+// takeInto(which): the body (0) or the header bytes (1) collected since the last call, copied to
+// the scratch memory when they fit (returns their length: JS makes the Buffer), else a Buffer.
+Napi::Value EasyHandle::TakeInto(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const bool headers = info[0].IsNumber() && info[0].As<Napi::Number>().Int32Value() == 1;
+  AddonData& data = Data(env);
+  if (headers) {
+    if (headers_.size() > data.scratchSize) return TakeBuffer(env, headers_);
+    const size_t n = headers_.size();
+    if (n > 0) std::memcpy(data.scratch, headers_.data(), n);
+    ClearBytes(headers_);
+    return Napi::Number::New(env, static_cast<double>(n));
+  }
+  size_t n = 0;
+  if (!body_.TakeInto(data.scratch, data.scratchSize, &n)) {
+    return Napi::Value(env, body_.Take(env));
+  }
+  return Napi::Number::New(env, static_cast<double>(n));
 }
 
-Napi::Value EasyHandle::TakeHeaders(const Napi::CallbackInfo& info) {
-  return TakeBuffer(info.Env(), headers_);
-}
-
-// takeResponse(out: Float64Array(RESPONSE_FIELDS), withBody): what a finished HTTP transfer
-// reports, in one call and without a name lookup: `out` gets the numbers (see kResponseInfos),
-// the result is [EFFECTIVE_URL, header bytes, body bytes or null]. The buffers are taken as by
-// takeHeaders/takeBody.
+// takeResponse(withBody): what a finished HTTP transfer reports, in one call and without a name
+// lookup. The shared `numbers` get kResponseInfos, then [11] the header bytes copied to the
+// scratch memory at 0 (-1: returned instead), [12] the body bytes copied right after them (-1:
+// returned, -2: not asked for). Returns undefined, or [EFFECTIVE_URL when it is not the URL set,
+// the headers, the body] with undefined for what is in the scratch memory or unchanged.
 Napi::Value EasyHandle::TakeResponse(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   CheckOpen(env, "takeResponse");
@@ -734,13 +759,9 @@ Napi::Value EasyHandle::TakeResponse(const Napi::CallbackInfo& info) {
       CURLINFO_TOTAL_TIME_T,      CURLINFO_REDIRECT_TIME_T,
   };
   constexpr size_t kCount = sizeof(kResponseInfos) / sizeof(kResponseInfos[0]);
-  if (!info[0].IsTypedArray() ||
-      info[0].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array ||
-      info[0].As<Napi::TypedArray>().ElementLength() < kCount) {
-    throw Napi::TypeError::New(env, "takeResponse: expected a Float64Array of at least " +
-                                        std::to_string(kCount) + " elements");
-  }
-  double* out = info[0].As<Napi::Float64Array>().Data();
+  AddonData& data = Data(env);
+  if (data.numberCount < kCount + 2) throw Napi::Error::New(env, "takeResponse: not set up");
+  double* out = data.numbers;
   for (size_t i = 0; i < kCount; i++) {
     const CURLINFO id = kResponseInfos[i];
     if ((id & CURLINFO_TYPEMASK) == CURLINFO_LONG) {
@@ -753,14 +774,34 @@ Napi::Value EasyHandle::TakeResponse(const Napi::CallbackInfo& info) {
       out[i] = static_cast<double>(v);
     }
   }
-  char* url = nullptr;
-  curl_easy_getinfo(handle_, CURLINFO_EFFECTIVE_URL, &url);
+  Napi::Value url, headers, body;
+  char* effective = nullptr;
+  curl_easy_getinfo(handle_, CURLINFO_EFFECTIVE_URL, &effective);
+  if (effective != nullptr && url_ != effective) url = Napi::String::New(env, effective);
+  size_t used = 0;
+  if (headers_.size() <= data.scratchSize) {
+    used = headers_.size();
+    if (used > 0) std::memcpy(data.scratch, headers_.data(), used);
+    ClearBytes(headers_);
+    out[kCount] = static_cast<double>(used);
+  } else {
+    headers = TakeBuffer(env, headers_);
+    out[kCount] = -1;
+  }
+  size_t n = 0;
+  if (!(info[0].IsBoolean() && info[0].As<Napi::Boolean>().Value())) {
+    out[kCount + 1] = -2;
+  } else if (body_.TakeInto(data.scratch + used, data.scratchSize - used, &n)) {
+    out[kCount + 1] = static_cast<double>(n);
+  } else {
+    body = Napi::Value(env, body_.Take(env));
+    out[kCount + 1] = -1;
+  }
+  if (url.IsEmpty() && headers.IsEmpty() && body.IsEmpty()) return env.Undefined();
   Napi::Array result = Napi::Array::New(env, 3);
-  result.Set(0u, url == nullptr ? env.Null() : Napi::String::New(env, url));
-  result.Set(1u, TakeBuffer(env, headers_));
-  result.Set(2u, info[1].IsBoolean() && info[1].As<Napi::Boolean>().Value()
-                     ? Napi::Value(env, body_.Take(env))
-                     : env.Null());
+  result.Set(0u, url.IsEmpty() ? env.Undefined() : url);
+  result.Set(1u, headers.IsEmpty() ? env.Undefined() : headers);
+  result.Set(2u, body.IsEmpty() ? env.Undefined() : body);
   return result;
 }
 

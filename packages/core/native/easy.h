@@ -59,9 +59,8 @@ class EasyHandle : public Napi::ObjectWrap<EasyHandle> {
   Napi::Value Close(const Napi::CallbackInfo& info);
   Napi::Value GetClosed(const Napi::CallbackInfo& info);
   Napi::Value GetMulti(const Napi::CallbackInfo& info);
-  Napi::Value TakeBody(const Napi::CallbackInfo& info);
-  Napi::Value TakeHeaders(const Napi::CallbackInfo& info);
   Napi::Value TakeResponse(const Napi::CallbackInfo& info);
+  Napi::Value TakeInto(const Napi::CallbackInfo& info);
   Napi::Value TakeCallbackError(const Napi::CallbackInfo& info);
   Napi::Value ErrorText(const Napi::CallbackInfo& info);
 
@@ -95,6 +94,7 @@ class EasyHandle : public Napi::ObjectWrap<EasyHandle> {
   CURL* handle_ = nullptr;
   char errorBuffer_[CURL_ERROR_SIZE] = {0};
   BodyBuffer body_;
+  std::string url_;  // the URL last set, to tell whether EFFECTIVE_URL differs
   std::vector<char> headers_;
   std::unordered_map<int, curl_slist*> slists_;
   // Lists replaced while the Easy was added: libcurl may still walk them (SMTP keeps a pointer

@@ -98,9 +98,10 @@ Napi::Function MultiHandle::Init(Napi::Env env) {
                          InstanceMethod<&MultiHandle::SetTrace>("setTrace"),
                          InstanceMethod<&MultiHandle::FailNextNativeSocket>("failNextNativeSocket"),
                          InstanceMethod<&MultiHandle::TakeTrace>("takeTrace"),
-                         InstanceAccessor<&MultiHandle::GetClosed>("closed"),
-                         InstanceAccessor<&MultiHandle::GetInCallback>("inCallback"),
-                         InstanceAccessor<&MultiHandle::GetDriven>("driven"),
+                         // Methods, not accessors (see EasyHandle::Init); the TypeScript class
+                         // has the getters.
+                         InstanceMethod<&MultiHandle::GetClosed>("isClosed"),
+                         InstanceMethod<&MultiHandle::GetInCallback>("isInCallback"),
                      });
 }
 
@@ -889,20 +890,11 @@ void MultiHandle::Teardown() {
 }
 
 Napi::Value MultiHandle::GetClosed(const Napi::CallbackInfo& info) {
-  CheckReceiver(info, kMultiTag);
   return Napi::Boolean::New(info.Env(), multi_ == nullptr);
 }
 
 Napi::Value MultiHandle::GetInCallback(const Napi::CallbackInfo& info) {
-  CheckReceiver(info, kMultiTag);
   return Napi::Boolean::New(info.Env(), depth_ > 0);
-}
-
-// Whether anything is told about this multi's sockets or timer: a native loop or a JS callback.
-Napi::Value MultiHandle::GetDriven(const Napi::CallbackInfo& info) {
-  CheckReceiver(info, kMultiTag);
-  return Napi::Boolean::New(
-      info.Env(), loop_ != nullptr || !socketFunction_.IsEmpty() || !timerFunction_.IsEmpty());
 }
 
 }  // namespace multisock

@@ -62,7 +62,6 @@ class MultiHandle : public Napi::ObjectWrap<MultiHandle> {
   Napi::Value Close(const Napi::CallbackInfo& info);
   Napi::Value GetClosed(const Napi::CallbackInfo& info);
   Napi::Value GetInCallback(const Napi::CallbackInfo& info);
-  Napi::Value GetDriven(const Napi::CallbackInfo& info);
   Napi::Value AttachLoop(const Napi::CallbackInfo& info);
   Napi::Value DetachLoop(const Napi::CallbackInfo& info);
   Napi::Value LoopStats(const Napi::CallbackInfo& info);

@@ -2,6 +2,7 @@ import { CurlError } from './errors.js';
 import type { EasyInfos, EasyOptions } from './generated/types.js';
 import type { Multi } from './multi.js';
 import { addon } from './native.js';
+import { fromScratch } from './scratch.js';
 
 /**
  * One transfer (a libcurl easy handle). Options and infos are libcurl's names without the
@@ -26,21 +27,15 @@ interface NativeEasy {
   reset(): void;
   /** curl_easy_cleanup; an Easy still added is removed from its Multi first. Idempotent. */
   close(): void;
-  readonly closed: boolean;
-  /** The Multi this Easy is added to, or null. */
-  readonly multi: Multi | null;
-  /** The body collected natively since the last call (no WRITEFUNCTION set). */
-  takeBody(): Buffer;
-  /** The raw header bytes collected natively since the last call (no HEADERFUNCTION set). */
-  takeHeaders(): Buffer;
-  /** What a finished HTTP transfer reports, in one call: `out` (a Float64Array of at least
-   * 11) gets RESPONSE_CODE, HTTP_VERSION, REDIRECT_COUNT, NUM_CONNECTS and the NAMELOOKUP,
-   * CONNECT, APPCONNECT, PRETRANSFER, STARTTRANSFER, TOTAL and REDIRECT _TIME_T infos, in that
-   * order; returns [EFFECTIVE_URL, takeHeaders(), takeBody() when `withBody`, else null]. */
+  isClosed(): boolean;
+  currentMulti(): Multi | null;
+  /** The body (0) or the header bytes (1) collected natively: their length when copied to the
+   * scratch memory, else a Buffer. */
+  takeInto(which: 0 | 1): number | Buffer;
+  /** A finished HTTP transfer's infos, headers and body in one call (see response.ts). */
   takeResponse(
-    out: Float64Array,
     withBody: boolean,
-  ): [url: string | null, headers: Buffer, body: Buffer | null];
+  ): [url: string | undefined, headers: Buffer | undefined, body: Buffer | undefined] | undefined;
   /** The error a JS callback of this transfer threw, once. */
   takeCallbackError(): unknown;
   /** libcurl's error buffer for the last transfer (CURLOPT_ERRORBUFFER). */
@@ -48,6 +43,30 @@ interface NativeEasy {
 }
 
 export class Easy extends (addon.Easy as unknown as new (...args: unknown[]) => NativeEasy) {
+  /** True once close() ran. */
+  get closed(): boolean {
+    return super.isClosed();
+  }
+
+  /** The Multi this Easy is added to, or null. */
+  get multi(): Multi | null {
+    return super.currentMulti();
+  }
+
+  /** The body of the last transfer, collected natively (no WRITEFUNCTION set); empty once
+   * taken. Each transfer starts with an empty body. */
+  takeBody(): Buffer {
+    const r = super.takeInto(0);
+    return typeof r === 'number' ? fromScratch(0, r) : r;
+  }
+
+  /** The raw header bytes of the last transfer, every response's block in order (no
+   * HEADERFUNCTION set); empty once taken. */
+  takeHeaders(): Buffer {
+    const r = super.takeInto(1);
+    return typeof r === 'number' ? fromScratch(0, r) : r;
+  }
+
   override close(): void {
     this.multi?.removeHandle(this);
     super.close();

@@ -21,8 +21,8 @@ interface NativeMulti {
   socketAction(socket: number, evBitmask: number): number;
   assign(socket: number, socketp: unknown): void;
   close(): void;
-  readonly closed: boolean;
-  readonly inCallback: boolean;
+  isClosed(): boolean;
+  isInCallback(): boolean;
   attachLoop(loop: NativeLoop, owner: object | undefined, makeError: NativeLoopOptions['makeError']): void;
   detachLoop(): void;
   loopStats(): [name: string, registrations: number, timerArmed: boolean] | null;
@@ -77,8 +77,13 @@ export class Multi extends (addon.Multi as unknown as new () => NativeMulti) {
 
   /** True while libcurl is running one of this Multi's callbacks (every Multi API but assign
    * then throws CURLM_RECURSIVE_API_CALL). */
-  override get inCallback(): boolean {
-    return super.inCallback;
+  get inCallback(): boolean {
+    return super.isInCallback();
+  }
+
+  /** True once close() ran. */
+  get closed(): boolean {
+    return super.isClosed();
   }
 
   /** Adds the Easy and settles when it finishes: resolves with it on CURLE_OK, rejects with a

@@ -25,7 +25,14 @@ interface Addon {
     ...args: unknown[]
   ) => object;
   Multi: new () => object;
-  setup(hooks: { Easy: unknown; CurlError: unknown; CurlMultiError: unknown; done: symbol }): void;
+  setup(hooks: {
+    Easy: unknown;
+    CurlError: unknown;
+    CurlMultiError: unknown;
+    done: symbol;
+    scratch: Uint8Array;
+    numbers: Float64Array;
+  }): void;
   codeInfo(kind: 'easy' | 'multi', code: number): [string, string];
   listOptions(): OptionDescriptor[];
   libcurl: LibcurlInfo;

@@ -3,8 +3,9 @@ import { Easy } from './easy.js';
 import { CurlError, CurlMultiError } from './errors.js';
 import { kDone } from './multi.js';
 import { addon, type LibcurlInfo, type OptionDescriptor } from './native.js';
+import { numbers, scratch } from './scratch.js';
 
-addon.setup({ Easy, CurlError, CurlMultiError, done: kDone });
+addon.setup({ Easy, CurlError, CurlMultiError, done: kDone, scratch, numbers });
 
 /** The libcurl this process linked: version, TLS library, protocols. */
 export const libcurl: LibcurlInfo = addon.libcurl;

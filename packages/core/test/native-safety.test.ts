@@ -165,20 +165,35 @@ describe('lifetimes', () => {
 });
 
 describe('objects the native layer trusts', () => {
-  it('accessors and addHandle take only real Easy and Multi objects, whatever their prototype', () => {
+  it('getters, native methods and addHandle take only real Easy and Multi objects, whatever their prototype', () => {
     // Before: napi_unwrap handed back the other class's object and it was read as this one
     // (an Easy's accessors on a libuv-bindings Timer segfaulted).
     const easy = new Easy();
     const multi = new Multi();
-    const easyProto = Object.getPrototypeOf(Easy.prototype) as object;
-    const multiProto = Object.getPrototypeOf(Multi.prototype) as object;
     for (const [proto, name, receiver] of [
-      [easyProto, 'closed', multi],
-      [easyProto, 'multi', multi],
-      [multiProto, 'closed', easy],
-      [multiProto, 'inCallback', easy],
+      [Easy.prototype, 'closed', multi],
+      [Easy.prototype, 'multi', multi],
+      [Multi.prototype, 'closed', easy],
+      [Multi.prototype, 'inCallback', easy],
     ] as const) {
       expect(() => Reflect.get(proto, name, receiver)).toThrow(new TypeError('Illegal invocation'));
+    }
+    const easyProto = Object.getPrototypeOf(Easy.prototype) as Record<
+      string,
+      (...args: unknown[]) => unknown
+    >;
+    const multiProto = Object.getPrototypeOf(Multi.prototype) as Record<
+      string,
+      (...args: unknown[]) => unknown
+    >;
+    for (const [proto, name, receiver] of [
+      [easyProto, 'isClosed', multi],
+      [easyProto, 'currentMulti', multi],
+      [easyProto, 'takeInto', multi],
+      [multiProto, 'isClosed', easy],
+      [multiProto, 'loopStats', easy],
+    ] as const) {
+      expect(() => Reflect.apply(proto[name]!, receiver, [0])).toThrow(new TypeError('Illegal invocation'));
     }
     const disguised = Object.setPrototypeOf(new Multi(), Easy.prototype) as Easy;
     expect(() => multi.addHandle(disguised)).toThrow(

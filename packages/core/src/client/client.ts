@@ -155,7 +155,7 @@ export class Client {
       for (;;) {
         if (t.aborted) throw t.abortReason;
         await this.#multi.perform(easy);
-        const taken = takeResponse(easy, this.#timings, t.bodyChunks === null);
+        const taken = takeResponse(easy, this.#timings, t.bodyChunks === null, t.url);
         const rawHeaders = t.headerChunks ? Buffer.concat(t.headerChunks, t.headerBytes) : taken.headers;
         const info = taken.info;
         if (isRedirect(info.status) && t.defaults.followRedirects) {
@@ -214,7 +214,7 @@ export class Client {
       const atHead = () => {
         if (headSent || following) return;
         const easy = t.pooled.easy;
-        const taken = takeResponse(easy, false, false);
+        const taken = takeResponse(easy, false, false, t.url);
         const raw = t.headerChunks ? Buffer.concat(t.headerChunks, t.headerBytes) : taken.headers;
         const info = taken.info;
         const headers = parseLastHeaderBlock(raw);

@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream';
 import type { Easy } from '../easy.js';
+import { fromScratch, numbers } from '../scratch.js';
 import { parseLastHeaderBlock, type ResponseHeaders } from './headers.js';
 
 /** The HTTP version a response came over: libcurl's CURLINFO_HTTP_VERSION as text. */
@@ -136,17 +137,21 @@ export interface TakenResponse {
   body: Buffer | null;
 }
 
-/** Filled by Easy.takeResponse; one per thread is enough, as it is read at once. */
-const numbers = new Float64Array(11);
-
 /** Everything a response reports, in one native call. */
-export function takeResponse(easy: Easy, withTimings: boolean, withBody: boolean): TakenResponse {
-  const [url, headers, body] = easy.takeResponse(numbers, withBody);
+export function takeResponse(
+  easy: Easy,
+  withTimings: boolean,
+  withBody: boolean,
+  requestUrl: string,
+): TakenResponse {
+  const returned = easy.takeResponse(withBody);
+  const headerBytes = numbers[11]!;
+  const bodyBytes = numbers[12]!;
   return {
     info: {
       status: numbers[0]!,
       httpVersion: httpVersionOf(numbers[1]!),
-      url,
+      url: returned?.[0] ?? requestUrl,
       redirects: numbers[2]!,
       connectionsOpened: numbers[3]!,
       timings: withTimings
@@ -161,7 +166,12 @@ export function takeResponse(easy: Easy, withTimings: boolean, withBody: boolean
           }
         : null,
     },
-    headers,
-    body,
+    headers: headerBytes >= 0 ? fromScratch(0, headerBytes) : returned![1]!,
+    body:
+      bodyBytes >= 0
+        ? fromScratch(Math.max(headerBytes, 0), bodyBytes)
+        : bodyBytes === -1
+          ? returned![2]!
+          : null,
   };
 }
