@@ -329,14 +329,7 @@ void EasyHandle::SetOption(Napi::Env env, const curl_easyoption* option, const N
       return;
     }
     case CURLOPT_URL:
-      if (value.IsNull() || value.IsUndefined()) {
-        Check(env, curl_easy_setopt(handle_, id, static_cast<char*>(nullptr)), name);
-        url_.clear();
-      } else {
-        std::string url = ToCString(env, name, value);
-        Check(env, curl_easy_setopt(handle_, id, url.c_str()), name);
-        url_ = std::move(url);
-      }
+      SetUrl(env, value);
       return;
     case CURLOPT_ERRORBUFFER:
       throw EasyError(env, CURLE_BAD_FUNCTION_ARGUMENT,
@@ -387,6 +380,17 @@ void EasyHandle::SetOption(Napi::Env env, const curl_easyoption* option, const N
                   std::string("setopt(") + name + "): options of type " + TypeName(option->type) +
                       " carry C pointers and cannot be set from JavaScript; JS callbacks reach "
                       "their data through closures");
+}
+
+void EasyHandle::SetUrl(Napi::Env env, const Napi::Value& value) {
+  if (value.IsNull() || value.IsUndefined()) {
+    Check(env, curl_easy_setopt(handle_, CURLOPT_URL, static_cast<char*>(nullptr)), "URL");
+    url_.clear();
+    return;
+  }
+  std::string url = ToCString(env, "URL", value);
+  Check(env, curl_easy_setopt(handle_, CURLOPT_URL, url.c_str()), "URL");
+  url_ = std::move(url);
 }
 
 void EasyHandle::SetPostFields(Napi::Env env, const char* name, const Napi::Value& value) {

@@ -43,6 +43,8 @@ class EasyHandle : public Napi::ObjectWrap<EasyHandle> {
   // A new transfer in `owner`: fresh body and header buffers, no error left from the last one,
   // and libcurl's socket open/close calls reported to the owner.
   void PrepareTransfer(MultiHandle* owner);
+  // setopt(URL, value), remembering the URL (see TakeResponse).
+  void SetUrl(Napi::Env env, const Napi::Value& value);
   void FailTransfer(Napi::Value error);
   void ReleaseNative();  // curl_easy_cleanup without JS, for finalizers and teardown
 

@@ -536,8 +536,8 @@ Napi::Value MultiHandle::SetOpt(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-// addHandle(easy, autoRemove): with autoRemove (perform()) the Easy is removed natively as soon
-// as it finishes, before JS hears of it.
+// addHandle(easy, autoRemove, url?): with autoRemove (perform()) the Easy is removed natively as
+// soon as it finishes, before JS hears of it.
 Napi::Value MultiHandle::AddHandle(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   CheckUsable(env, "addHandle");
@@ -548,6 +548,9 @@ Napi::Value MultiHandle::AddHandle(const Napi::CallbackInfo& info) {
                                          : "addHandle: the Easy is added to another Multi");
   }
   const bool autoRemove = info[1].IsBoolean() && info[1].As<Napi::Boolean>().Value();
+  // addHandle(easy, autoRemove, url): the URL set in the same call (the Client's one crossing
+  // per request).
+  if (info.Length() > 2 && !info[2].IsUndefined()) easy->SetUrl(env, info[2]);
   if (autoRemove && loop_ == nullptr && socketFunction_.IsEmpty() && timerFunction_.IsEmpty()) {
     // The promise would never settle: nothing is told to call socketAction.
     throw MultiError(env, CURLM_BAD_FUNCTION_ARGUMENT,

@@ -7,6 +7,8 @@ import { type NativeLoop, NativeLoopAttachment, type NativeLoopOptions } from '.
 
 /** Where the addon delivers finished transfers, after libcurl's call stack has unwound. */
 export const kDone: unique symbol = Symbol('multisock.done');
+/** perform() with the URL set in the same native call: the Client's submission. */
+export const kPerformUrl: unique symbol = Symbol('multisock.performUrl');
 
 interface Pending {
   resolve(easy: Easy): void;
@@ -16,7 +18,7 @@ interface Pending {
 /** The native methods, typed. */
 interface NativeMulti {
   setopt<K extends keyof MultiOptions>(name: K, value: MultiOptions[K]): void;
-  addHandle(easy: Easy, autoRemove?: boolean): void;
+  addHandle(easy: Easy, autoRemove?: boolean, url?: string): void;
   removeHandle(easy: Easy): void;
   socketAction(socket: number, evBitmask: number): number;
   assign(socket: number, socketp: unknown): void;
@@ -91,13 +93,18 @@ export class Multi extends (addon.Multi as unknown as new () => NativeMulti) {
    * (CurlMultiError BAD_FUNCTION_ARGUMENT) when nothing drives the Multi: no loop adapter, and
    * not both SOCKETFUNCTION and TIMERFUNCTION. */
   perform(easy: Easy): Promise<Easy> {
+    return this[kPerformUrl](easy, undefined);
+  }
+
+  /** perform() that sets the URL first, in the same native call. */
+  [kPerformUrl](easy: Easy, url: string | undefined): Promise<Easy> {
     return new Promise<Easy>((resolve, reject) => {
       if (this.#pending.has(easy)) {
         throw CurlMultiError.fromCode(7, 'perform: this Easy is already being performed');
       }
       this.#pending.set(easy, { resolve, reject });
       try {
-        super.addHandle(easy, true);
+        super.addHandle(easy, true, url);
       } catch (error) {
         this.#pending.delete(easy);
         throw error;

@@ -2,7 +2,7 @@ import { CurlCode } from '../constants.js';
 import type { LoopAttachment } from '../contract.js';
 import type { Easy } from '../easy.js';
 import { CurlError, CurlMultiError } from '../errors.js';
-import { Multi } from '../multi.js';
+import { kPerformUrl, Multi } from '../multi.js';
 import { ResponseBody } from './body-stream.js';
 import { changedOptions, optionsFor } from './easy-options.js';
 import { EasyPool, type PooledEasy } from './easy-pool.js';
@@ -154,7 +154,7 @@ export class Client {
     try {
       for (;;) {
         if (t.aborted) throw t.abortReason;
-        await this.#multi.perform(easy);
+        await this.#multi[kPerformUrl](easy, t.url);
         const taken = takeResponse(easy, this.#timings, t.bodyChunks === null, t.url);
         const rawHeaders = t.headerChunks ? Buffer.concat(t.headerChunks, t.headerBytes) : taken.headers;
         const info = taken.info;
@@ -241,7 +241,7 @@ export class Client {
         try {
           for (;;) {
             if (t.aborted) throw t.abortReason;
-            await this.#multi.perform(t.pooled.easy);
+            await this.#multi[kPerformUrl](t.pooled.easy, t.url);
             atHead();
             if (following === null) break;
             const { info, location } = following;
@@ -401,7 +401,6 @@ export class Client {
     streaming: boolean,
   ): void {
     const { pooled } = t;
-    pooled.easy.setopt('URL', t.url);
     if (defaults !== this.#defaults) {
       for (const [name, value] of changedOptions(this.#pool.base, optionsFor(defaults))) {
         pooled.setAny(name, value);
@@ -530,8 +529,7 @@ export class Client {
       t.method = 'GET';
     }
     pooled.set('HTTPHEADER', next.headerLines.length > 0 ? next.headerLines : null);
-    t.url = next.url.href;
-    easy.setopt('URL', t.url);
+    t.url = next.url.href; // set with the next perform
     // The redirect's own body is nobody's (natively collected bytes are dropped when the handle
     // is added again).
     if (t.bodyChunks) {

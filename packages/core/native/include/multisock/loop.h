@@ -68,7 +68,9 @@ typedef struct multisock_core_api {
    * (nothing at all when there is none), and lets what JS callbacks queued meanwhile (promise
    * reactions, process.nextTick) run. Call it after the actions of a loop turn, before the loop
    * can block or exit again: once per turn after its socket events, and after the action of a
-   * timer that fires before the loop polls. Never from inside a table function. */
+   * timer that fires before the loop polls. Never from inside a table function. The JS it runs
+   * may detach this multi (calling `detach`, which frees the state) or close it: touch nothing of
+   * the state after flush returns. */
   void (*flush)(multisock_multi* multi);
 } multisock_core_api;
 

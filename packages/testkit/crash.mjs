@@ -1,0 +1,10 @@
+import { Client } from '@multisock/core';
+import { libuv } from '@multisock/adapter-libuv';
+import { startHttpServer } from '@multisock/testkit/servers';
+const http = await startHttpServer();
+const client = new Client({ loop: libuv, maxResponseSize: 10000 });
+console.log(await client.request(`${http.url}/bytes/100000`).catch(e => e.code));
+console.log(await client.request(`${http.url}/chunked/100000`).catch(e => e.code));
+const ok = await client.request(`${http.url}/chunked/10000`); console.log(ok.body.length);
+console.log(await client.stream(`${http.url}/chunked/100000`).then(r=>r.buffer()).catch(e => e.code));
+await client.close(); await http.close();
