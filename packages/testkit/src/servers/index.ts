@@ -14,6 +14,13 @@ export {
   startFaultServer,
 } from './fault.js';
 export { type Http2ServerOptions, startHttp2Server } from './http2.js';
+export {
+  findNginx,
+  type NginxLogEntry,
+  type NginxOptions,
+  type NginxServer,
+  startNginx,
+} from './nginx.js';
 export { PATTERN_PERIOD, patternBytes } from './pattern.js';
 export { type EchoReply, MAX_BYTES } from './routes.js';
 export type { Http2TestServer, TestServer } from './types.js';
