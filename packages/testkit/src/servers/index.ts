@@ -13,6 +13,7 @@ export {
   RESET_DELAY_MS,
   startFaultServer,
 } from './fault.js';
+export { findH2o, type H2oOptions, type H2oServer, startH2o } from './h2o.js';
 export { type Http2ServerOptions, startHttp2Server } from './http2.js';
 export {
   findNginx,

@@ -1,13 +1,14 @@
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import net from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { CertificateSet } from './certificates.js';
+import { type IsolatedProcess, spawnIsolated } from './isolated.js';
 import { patternBytes } from './pattern.js';
+import { freePorts } from './ports.js';
 
 /** Where Debian's nginx package puts the binary (scripts/setup.sh installs it). */
 const NGINX_CANDIDATES = ['/usr/sbin/nginx', '/usr/local/sbin/nginx', '/usr/local/nginx/sbin/nginx'];
@@ -57,7 +58,7 @@ export interface NginxServer {
   readonly h2c: string;
   /** The document root: small.txt, text.txt (compressible), large.bin and the others. */
   readonly root: string;
-  /** The master process. */
+  /** The process to stop: nginx's master, or the unshare holding its PID namespace. */
   readonly pid: number;
   readonly keepaliveRequests: number;
   readonly maxConcurrentStreams: number;
@@ -66,7 +67,7 @@ export interface NginxServer {
   readonly files: ReadonlyMap<string, Buffer>;
   /** Every request logged so far. nginx writes a line when a request ends. */
   log(): Promise<NginxLogEntry[]>;
-  /** Stops nginx (TERM, then KILL after 5 s) and removes its folder. Idempotent. */
+  /** Stops nginx and every process of it (see spawnIsolated), removes its folder. Idempotent. */
   close(): Promise<void>;
 }
 
@@ -171,33 +172,11 @@ http {
 `;
 }
 
-/** Ports free right now (the kernel's choice); nginx cannot be told to pick its own. */
-async function freePorts(n: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from(
-      { length: n },
-      () =>
-        new Promise<net.Server>((resolve, reject) => {
-          const s = net.createServer();
-          s.once('error', reject);
-          s.listen(0, '127.0.0.1', () => resolve(s));
-        }),
-    ),
-  );
-  const ports = servers.map((s) => (s.address() as net.AddressInfo).port);
-  await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
-  return ports;
-}
-
-function exited(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => child.once('exit', () => resolve()));
-}
-
 /**
  * Starts nginx from Debian on 127.0.0.1 with its own config, pid, logs and temp folders in a
  * fresh temporary folder, on three ports chosen now: HTTP/1.1, TLS (h2 and HTTP/1.1) and h2c.
- * Never the system service. Throws when nginx is not installed (scripts/setup.sh installs it).
+ * Never the system service. Runs in a PID namespace of its own when it can (see spawnIsolated),
+ * so no worker outlives its master. Throws when nginx is not installed (scripts/setup.sh installs it).
  */
 export async function startNginx(options: NginxOptions): Promise<NginxServer> {
   const binary = findNginx();
@@ -217,10 +196,7 @@ export async function startNginx(options: NginxOptions): Promise<NginxServer> {
     }
   }
   const dir = await mkdtemp(join(tmpdir(), 'multisock-nginx-'));
-  let child: ChildProcess | null = null;
-  const kill = () => {
-    if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  };
+  let server: IsolatedProcess | null = null;
   try {
     const files = new Map<string, Buffer>([
       ['/small.txt', Buffer.from('hello from nginx\n')],
@@ -241,22 +217,18 @@ export async function startNginx(options: NginxOptions): Promise<NginxServer> {
       await writeFile(conf, config(dir, ports, o, options.certs));
       await rm(join(dir, 'nginx.pid'), { force: true });
       // -e: the early error log (before the config is read) goes there, not to /var/log.
-      const proc = spawn(binary, ['-c', conf, '-p', dir, '-e', join(dir, 'startup.log')], {
-        stdio: ['ignore', 'ignore', 'pipe'],
-      });
-      child = proc;
+      const started = spawnIsolated(binary, ['-c', conf, '-p', dir, '-e', join(dir, 'startup.log')]);
+      server = started;
       let stderr = '';
-      proc.stderr?.on('data', (chunk: Buffer) => {
+      started.child.stderr?.on('data', (chunk: Buffer) => {
         stderr += chunk.toString();
       });
       // The pid file is written once every listen socket is bound.
       const deadline = Date.now() + 10_000;
-      while (!existsSync(join(dir, 'nginx.pid')) && proc.exitCode === null && Date.now() < deadline) {
+      while (!existsSync(join(dir, 'nginx.pid')) && started.alive() && Date.now() < deadline) {
         await sleep(10);
       }
-      if (proc.exitCode === null && existsSync(join(dir, 'nginx.pid'))) {
-        const started = proc;
-        process.once('exit', kill);
+      if (started.alive() && existsSync(join(dir, 'nginx.pid'))) {
         let closing: Promise<void> | null = null;
         const url = (scheme: string, port: number) => `${scheme}://127.0.0.1:${port}`;
         return {
@@ -264,7 +236,7 @@ export async function startNginx(options: NginxOptions): Promise<NginxServer> {
           https: url('https', ports[1]!),
           h2c: url('http', ports[2]!),
           root: join(dir, 'www'),
-          pid: started.pid!,
+          pid: started.child.pid!,
           ...o,
           files,
           async log() {
@@ -288,26 +260,21 @@ export async function startNginx(options: NginxOptions): Promise<NginxServer> {
           },
           close() {
             closing ??= (async () => {
-              process.off('exit', kill);
-              started.kill('SIGTERM'); // fast shutdown: the master stops its worker first
-              const timer = setTimeout(kill, 5000);
-              await exited(started);
-              clearTimeout(timer);
+              await started.stop();
               await rm(dir, { recursive: true, force: true });
             })();
             return closing;
           },
         };
       }
-      kill();
-      await exited(proc);
+      await started.stop();
       const why = `${stderr}${await readFile(join(dir, 'startup.log'), 'utf8').catch(() => '')}`;
       // Another process may have taken a port between freePorts() and nginx's bind: try again.
       if (attempt < 5 && /Address already in use/.test(why)) continue;
-      throw new Error(`startNginx: nginx did not start: ${why.trim() || `exit ${proc.exitCode}`}`);
+      throw new Error(`startNginx: nginx did not start: ${why.trim() || `exit ${started.child.exitCode}`}`);
     }
   } catch (error) {
-    kill();
+    await server?.stop();
     await rm(dir, { recursive: true, force: true });
     throw error;
   }
