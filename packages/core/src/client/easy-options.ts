@@ -43,6 +43,21 @@ export function optionsFor(d: ResolvedDefaults): Map<OptionName, OptionValue> {
   ]);
 }
 
+/**
+ * Whether a request to `url` waits for a connection being set up to the same origin, in case it
+ * multiplexes, instead of opening its own (PIPEWAIT). Without it, 100 concurrent requests to a
+ * new HTTP/2 origin open 100 connections. Only for https with HTTP/2: TLS tells at connect time
+ * (ALPN) whether the connection multiplexes, so the wait is the handshake. For cleartext URLs
+ * libcurl only knows once a first response arrived (7.88.1 and 8.14.1 both wait for it, with
+ * '2' meaning HTTP/1.1 over http://, and with h2c on 8.x): there the whole first wave would wait
+ * behind the first response, seconds when it is slow.
+ */
+export function pipewaitFor(url: string, httpVersion: HttpVersion): boolean {
+  return httpVersion === '2' && HTTPS.test(url);
+}
+
+const HTTPS = /^https:/i;
+
 /** libcurl 7.88.0 and 7.88.1 fail every request (CURLE_HTTP2, 16) that reuses an HTTP/2
  * prior-knowledge connection, idle or multiplexed (curl issue 10634, fixed in 7.89.0): there,
  * h2c requests use a connection each (FRESH_CONNECT, FORBID_REUSE). */

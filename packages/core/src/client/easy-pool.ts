@@ -6,9 +6,11 @@ import {
   initialOptions,
   type OptionName,
   type OptionValue,
+  pipewaitFor,
   REQUEST_OPTION_DEFAULTS,
   setOption,
 } from './easy-options.js';
+import type { HttpVersion } from './options.js';
 
 /** An Easy lent to one request, with what that request changed on it. */
 export class PooledEasy {
@@ -18,6 +20,8 @@ export class PooledEasy {
   dirty = false;
   /** The write callback's last answer was a pause: libcurl holds body bytes for this handle. */
   holding = false;
+  /** PIPEWAIT as set on the handle (a new or reset handle has 0). */
+  pipewait = false;
   constructor(readonly easy: Easy) {}
 
   /** setopt for this request only: undone when the handle goes back to the pool. */
@@ -100,12 +104,20 @@ export class EasyPool {
     return this.#idle.length;
   }
 
-  acquire(): PooledEasy {
-    const pooled = this.#idle.pop();
-    if (pooled) return pooled;
-    const easy = new Easy();
-    this.#setup(easy);
-    return new PooledEasy(easy);
+  /** A handle for a request to `url`: PIPEWAIT is set as pipewaitFor() says for it. */
+  acquire(url = '', httpVersion: HttpVersion = '2'): PooledEasy {
+    let pooled = this.#idle.pop();
+    if (!pooled) {
+      const easy = new Easy();
+      this.#setup(easy);
+      pooled = new PooledEasy(easy);
+    }
+    const pipewait = pipewaitFor(url, httpVersion);
+    if (pooled.pipewait !== pipewait) {
+      pooled.easy.setopt('PIPEWAIT', pipewait ? 1 : 0);
+      pooled.pipewait = pipewait;
+    }
+    return pooled;
   }
 
   /** Takes a handle back once its transfer is over (removed from the Multi). */
@@ -118,6 +130,7 @@ export class EasyPool {
     if (pooled.dirty) {
       try {
         easy.reset();
+        pooled.pipewait = false;
         this.#setup(easy);
       } catch {
         // setopt(BUFFERSIZE) is refused while libcurl still holds the receive buffer.
