@@ -14,11 +14,27 @@ command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
 command -v make >/dev/null 2>&1 || need_apt+=(make)
 command -v g++ >/dev/null 2>&1 || need_apt+=(g++)
 command -v wrk >/dev/null 2>&1 || need_apt+=(wrk)  # the server's ceiling in apps/bench
-if [ ${#need_apt[@]} -gt 0 ]; then
-  echo "setup: installing ${need_apt[*]} from Debian"
+command -v curl >/dev/null 2>&1 || need_apt+=(curl)  # testkit's interop suite compares with it
+# Third-party servers for testkit's interop suite, which runs its own instances of them.
+need_servers=()
+[ -x /usr/sbin/nginx ] || need_servers+=(nginx)
+[ -x /usr/bin/h2o ] || need_servers+=(h2o)
+if [ ${#need_apt[@]} -gt 0 ] || [ ${#need_servers[@]} -gt 0 ]; then
+  echo "setup: installing ${need_apt[*]} ${need_servers[*]} from Debian"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
+  [ ${#need_apt[@]} -eq 0 ] || DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
+  if [ ${#need_servers[@]} -gt 0 ]; then
+    # Installing nginx or h2o starts their system services; the tests never use those, so
+    # services are kept from starting for the duration (policy-rc.d exit 101, see invoke-rc.d).
+    guard=""
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+      guard=/usr/sbin/policy-rc.d
+      printf '#!/bin/sh\nexit 101\n' | $SUDO tee "$guard" >/dev/null && $SUDO chmod +x "$guard"
+    fi
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_servers[@]}" >/dev/null
+    [ -z "$guard" ] || $SUDO rm -f "$guard"
+  fi
 fi
 
 if [ "$(pnpm --version 2>/dev/null || true)" != "$PNPM_VERSION" ]; then

@@ -319,7 +319,7 @@ export class Client {
       if (signal.aborted) throw signal.reason;
     }
 
-    const pooled = this.#pool.acquire();
+    const pooled = this.#pool.acquire(href, defaults.httpVersion);
     const t = this.#transfer(pooled, href, defaults, method);
     try {
       this.#configure(t, defaults, method, requestBody, body !== null);

@@ -39,8 +39,48 @@ export function optionsFor(d: ResolvedDefaults): Map<OptionName, OptionValue> {
     ['MAXFILESIZE_LARGE', d.maxResponseSize],
     ['FORBID_REUSE', d.httpVersion === 'h2c' && H2C_REUSE_BROKEN ? 1 : 0],
     ['FRESH_CONNECT', d.httpVersion === 'h2c' && H2C_REUSE_BROKEN ? 1 : 0],
+    ...H2_STALL_BUFFER,
   ]);
 }
+
+/**
+ * libcurl 7.88.0 to 8.0.1 can leave an HTTP/2 response unfinished with all of it received, until
+ * the transfer times out (or the server closes the connection: h2o after its 10 s idle timeout),
+ * when it is driven by curl_multi_socket_action. In lib/http2.c of those versions:
+ * - on_data_chunk_recv copies a stream's DATA into the transfer's receive buffer (BUFFERSIZE,
+ *   16 KiB by default); what does not fit pauses nghttp2 (NGHTTP2_ERR_PAUSE), and the frames
+ *   after it stay unparsed in the connection's 32 KiB input buffer (H2_BUFSIZE);
+ * - cf_h2_recv hands the paused rest over on the next call and unpauses, marking the transfer
+ *   for "drain" but without Curl_expire(EXPIRE_RUN_NOW), unlike its other paths;
+ * - cf_h2_data_pending tests `ctx->nread_inbuf > ctx->inbuflen`, never true (the operands are
+ *   swapped), so readwrite_data (transfer.c) stops reading as soon as the socket is empty.
+ * With the socket drained into that buffer, nothing runs the transfer again: no socket event,
+ * no timer. Compressed bodies hit it most (no Content-Length, so the end of the stream must be
+ * read; nginx's gzip sends small DATA frames). curl_multi_perform runs every transfer on each
+ * call, and the curl CLI asks for a 100 KiB buffer, so neither sees it. Fixed in 8.1.0 (curl
+ * commit 744dcf22fa, "http2: flow control and buffer improvements").
+ * Workaround: a receive buffer larger than the 32 KiB nghttp2 is given at once, so one stream's
+ * DATA plus its header block (up to 32 KiB) always fit and nghttp2 is never paused for the
+ * transfer reading. Streams multiplexed on one connection can still fill their buffer while
+ * another transfer reads; twice as much room makes that rarer.
+ */
+const H2_STALL_BUFFER: Array<[OptionName, OptionValue]> =
+  libcurl.versionNum >= 0x075800 && libcurl.versionNum < 0x080100 ? [['BUFFERSIZE', 64 * 1024]] : [];
+
+/**
+ * Whether a request to `url` waits for a connection being set up to the same origin, in case it
+ * multiplexes, instead of opening its own (PIPEWAIT). Without it, 100 concurrent requests to a
+ * new HTTP/2 origin open 100 connections. Only for https with HTTP/2: TLS tells at connect time
+ * (ALPN) whether the connection multiplexes, so the wait is the handshake. For cleartext URLs
+ * libcurl only knows once a first response arrived (7.88.1 and 8.14.1 both wait for it, with
+ * '2' meaning HTTP/1.1 over http://, and with h2c on 8.x): there the whole first wave would wait
+ * behind the first response, seconds when it is slow.
+ */
+export function pipewaitFor(url: string, httpVersion: HttpVersion): boolean {
+  return httpVersion === '2' && HTTPS.test(url);
+}
+
+const HTTPS = /^https:/i;
 
 /** libcurl 7.88.0 and 7.88.1 fail every request (CURLE_HTTP2, 16) that reuses an HTTP/2
  * prior-knowledge connection, idle or multiplexed (curl issue 10634, fixed in 7.89.0): there,

@@ -13,7 +13,15 @@ export {
   RESET_DELAY_MS,
   startFaultServer,
 } from './fault.js';
+export { findH2o, type H2oOptions, type H2oServer, startH2o } from './h2o.js';
 export { type Http2ServerOptions, startHttp2Server } from './http2.js';
+export {
+  findNginx,
+  type NginxLogEntry,
+  type NginxOptions,
+  type NginxServer,
+  startNginx,
+} from './nginx.js';
 export { PATTERN_PERIOD, patternBytes } from './pattern.js';
 export { type EchoReply, MAX_BYTES } from './routes.js';
 export type { Http2TestServer, TestServer } from './types.js';
