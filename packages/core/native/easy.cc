@@ -156,6 +156,7 @@ Napi::Function EasyHandle::Init(Napi::Env env) {
                          InstanceMethod<&EasyHandle::Close>("close"),
                          InstanceMethod<&EasyHandle::TakeResponse>("takeResponse"),
                          InstanceMethod<&EasyHandle::TakeInto>("takeInto"),
+                         InstanceMethod<&EasyHandle::CarriesState>("carriesState"),
                          InstanceMethod<&EasyHandle::TakeCallbackError>("takeCallbackError"),
                          InstanceMethod<&EasyHandle::ErrorText>("errorText"),
                          // Methods, not accessors: Node-API checks a method's receiver (an
@@ -807,6 +808,19 @@ Napi::Value EasyHandle::TakeResponse(const Napi::CallbackInfo& info) {
   result.Set(1u, headers.IsEmpty() ? env.Undefined() : headers);
   result.Set(2u, body.IsEmpty() ? env.Undefined() : body);
   return result;
+}
+
+// Whether the last transfer left state in the handle that no setopt undoes (why: the Client's
+// EasyPool): an error, a redirect or retry (REDIRECT_TIME_T), or before 8.8.0 a saved errno.
+Napi::Value EasyHandle::CarriesState(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  CheckOpen(env, "carriesState");
+  static const bool errnoStays = curl_version_info(CURLVERSION_NOW)->version_num < 0x080800;
+  curl_off_t redirect = 0;
+  curl_easy_getinfo(handle_, CURLINFO_REDIRECT_TIME_T, &redirect);
+  long osErrno = 0;
+  if (errnoStays) curl_easy_getinfo(handle_, CURLINFO_OS_ERRNO, &osErrno);
+  return Napi::Boolean::New(env, errorBuffer_[0] != '\0' || redirect > 0 || osErrno != 0);
 }
 
 Napi::Value EasyHandle::TakeCallbackError(const Napi::CallbackInfo& info) {

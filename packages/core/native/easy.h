@@ -63,6 +63,7 @@ class EasyHandle : public Napi::ObjectWrap<EasyHandle> {
   Napi::Value GetMulti(const Napi::CallbackInfo& info);
   Napi::Value TakeResponse(const Napi::CallbackInfo& info);
   Napi::Value TakeInto(const Napi::CallbackInfo& info);
+  Napi::Value CarriesState(const Napi::CallbackInfo& info);
   Napi::Value TakeCallbackError(const Napi::CallbackInfo& info);
   Napi::Value ErrorText(const Napi::CallbackInfo& info);
 

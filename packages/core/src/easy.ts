@@ -36,6 +36,9 @@ interface NativeEasy {
   takeResponse(
     withBody: boolean,
   ): [url: string | undefined, headers: Buffer | undefined, body: Buffer | undefined] | undefined;
+  /** Whether the last transfer left state in the handle that no setopt undoes: an error text, a
+   * redirect or retry (REDIRECT_TIME_T), or (before libcurl 8.8.0) a saved errno. */
+  carriesState(): boolean;
   /** The error a JS callback of this transfer threw, once. */
   takeCallbackError(): unknown;
   /** libcurl's error buffer for the last transfer (CURLOPT_ERRORBUFFER). */

@@ -1,7 +1,6 @@
 import { WRITEFUNC_PAUSE } from '../constants.js';
 import { Easy } from '../easy.js';
 import type { EasyOptions, WriteFunction } from '../generated/types.js';
-import { libcurl } from '../setup.js';
 import {
   initialOptions,
   type OptionName,
@@ -55,9 +54,6 @@ export class PooledEasy {
   }
 }
 
-/** libcurl before 8.8.0 never clears CURLINFO_OS_ERRNO, not even in curl_easy_reset. */
-const ERRNO_STAYS = libcurl.versionNum < 0x080800;
-
 /**
  * Easy handles reused across requests: a handle keeps the Client's options between uses, and
  * only what a request changed is set back (one or two setopt calls) instead of curl_easy_reset
@@ -84,8 +80,8 @@ const ERRNO_STAYS = libcurl.versionNum < 0x080800;
  *   setopt(BUFFERSIZE) fail on that handle until its next transfer ends alone.
  * So a handle goes back to the pool only after a plain transfer: no redirect or retry, no
  * error, no errno, no data held. Any other is closed and a new one made when needed (about
- * 10 us, against the extra round trip a redirect or retry cost anyway). The checks cost three
- * native calls per request. TLS sessions cached in the handle are kept on purpose: libcurl
+ * 10 us, against the extra round trip a redirect or retry cost anyway). The checks cost one
+ * native call per request (Easy.carriesState). TLS sessions cached in the handle are kept on purpose: libcurl
  * matches them against the whole TLS configuration (Curl_ssl_config_matches).
  */
 export class EasyPool {
@@ -162,10 +158,5 @@ export class EasyPool {
 
 /** Whether the finished transfer left state in its handle that a new handle does not have. */
 function carriesState({ easy, holding }: PooledEasy): boolean {
-  return (
-    holding ||
-    easy.errorText() !== '' ||
-    easy.getinfo('REDIRECT_TIME_T') > 0 ||
-    (ERRNO_STAYS && easy.getinfo('OS_ERRNO') !== 0)
-  );
+  return holding || easy.carriesState();
 }
