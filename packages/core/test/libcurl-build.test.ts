@@ -44,7 +44,7 @@ describe('the libcurl of a build', () => {
 
   describe('switching libcurl in one tree', () => {
     // The suite runs on the system's libcurl and again with CURL_CONFIG set to libcurl 8
-    // (scripts/libcurl8.sh): here each run switches to the other one and back.
+    // (scripts/libcurl8.sh): here each run builds a copy for its own, then for the other one.
     const current = process.env.CURL_CONFIG || undefined;
     const libcurl8 = join(repo, '.libcurl8', 'curl-config');
     const other = current ? undefined : libcurl8;
