@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Fresh-machine bootstrap: libcurl's development files and clang-format from Debian, pnpm at
-# the pinned version, the workspace's dependencies, and every native addon built from source.
+# Fresh-machine bootstrap: libcurl's development files and clang-format from Debian, libcurl 8
+# from bookworm-backports unpacked beside the system's (scripts/libcurl8.sh, for the tests that
+# run on both), pnpm at the pinned version, the workspace's dependencies, and every native addon
+# built from source against the system's libcurl.
 # Safe to run again: each step is skipped when its result is already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -37,6 +39,9 @@ if [ ${#need_apt[@]} -gt 0 ] || [ ${#need_servers[@]} -gt 0 ]; then
   fi
 fi
 
+echo "setup: libcurl 8 beside the system's"
+bash scripts/libcurl8.sh fetch >/dev/null
+
 if [ "$(pnpm --version 2>/dev/null || true)" != "$PNPM_VERSION" ]; then
   echo "setup: installing pnpm@$PNPM_VERSION"
   npm install -g "pnpm@$PNPM_VERSION" >/dev/null 2>&1
@@ -46,4 +51,4 @@ echo "setup: installing dependencies"
 CI=true pnpm install --frozen-lockfile=false --reporter=silent
 echo "setup: building"
 pnpm run build >/tmp/multisock-build.log 2>&1 || { cat /tmp/multisock-build.log; exit 1; }
-echo "setup: ready (libcurl $(curl-config --version | cut -d' ' -f2), pnpm $(pnpm --version), node $(node --version))"
+echo "setup: ready (libcurl $(curl-config --version | cut -d' ' -f2), and $(.libcurl8/curl-config --version | cut -d' ' -f2) in .libcurl8/; pnpm $(pnpm --version), node $(node --version))"

@@ -11,6 +11,7 @@
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",
+        "<!(node scripts/curl-config.mjs --include-dir)",
         "native/generated",
         "native/include"
       ],

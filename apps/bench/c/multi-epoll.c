@@ -276,7 +276,8 @@ static int run_throughput(const struct options* o) {
         if (cpu_count == cpu_cap) cpu = realloc(cpu, (cpu_cap *= 2) * sizeof *cpu);
         cpu[cpu_count++] = cpu_us();
       }
-      if (t - t0 >= o->duration_ms) {
+      // Not before two rounds of every transfer in flight (recorder.ts does the same).
+      if (t - t0 >= o->duration_ms && count >= 2 * (size_t)o->inflight) {
         stop_index = count;
         continue;
       }

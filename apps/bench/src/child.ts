@@ -61,7 +61,8 @@ async function main(): Promise<void> {
   }
   let result: RunResult;
   if (spec.mode === 'throughput') {
-    const recorder = new Recorder(spec.durationMs, spec.cpuEvery);
+    // Two rounds of every transfer in flight at least (multi-epoll.c does the same).
+    const recorder = new Recorder(spec.durationMs, spec.cpuEvery, 2 * spec.inflight);
     await driver.throughput(recorder);
     result = recorder.result();
   } else {

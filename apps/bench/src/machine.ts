@@ -20,7 +20,8 @@ export interface MachineFacts {
 
 function libcurlVersion(): string {
   try {
-    return execFileSync('curl-config', ['--version'], { encoding: 'utf8' }).trim();
+    // The curl-config the core was built with, as the C program's (main.ts compileC).
+    return execFileSync(process.env.CURL_CONFIG || 'curl-config', ['--version'], { encoding: 'utf8' }).trim();
   } catch {
     return 'unknown (no curl-config)';
   }

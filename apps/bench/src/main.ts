@@ -109,11 +109,12 @@ function log(message: string): void {
   process.stderr.write(`${message}\n`);
 }
 
-/** Compiles c/multi-epoll.c with the flags curl-config gives (one flag per call: TOOLCHAIN.md). */
+/** Compiles c/multi-epoll.c with the flags curl-config gives (one flag per call), from the
+ * curl-config the core was built with (CURL_CONFIG), so that C and multisock link one libcurl. */
 function compileC(outDir: string): string | null {
   const flag = (f: string) => {
     try {
-      return execFileSync('curl-config', [f], { encoding: 'utf8' }).trim();
+      return execFileSync(process.env.CURL_CONFIG || 'curl-config', [f], { encoding: 'utf8' }).trim();
     } catch {
       return '';
     }

@@ -1,6 +1,8 @@
 // Steady-state measurement inside a client child: a timestamp per completion, CPU time every
 // `cpuEvery` completions, and the window from the completion at one fifth to the last one
-// before the duration ran out. The C program computes the same figures the same way.
+// before the duration ran out, and not before `minCompletions` (so that a start slowed down by a
+// loaded machine still leaves a window to measure, not a single completion). The C program
+// computes the same figures the same way.
 import type { HeldResult, ThroughputResult } from './types.js';
 
 function cpuUs(): number {
@@ -19,6 +21,7 @@ export class Recorder {
   constructor(
     private readonly durationMs: number,
     private readonly cpuEvery: number,
+    private readonly minCompletions = 0,
   ) {}
 
   start(): void {
@@ -42,7 +45,7 @@ export class Recorder {
     }
     this.#ts[this.#count++] = t;
     if (this.#count % this.cpuEvery === 0) this.#cpu.push(cpuUs());
-    if (t - this.#t0 >= this.durationMs) {
+    if (t - this.#t0 >= this.durationMs && this.#count >= this.minCompletions) {
       this.#stopped = true;
       return false;
     }

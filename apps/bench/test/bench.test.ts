@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { libcurl } from '@multisock/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const run = promisify(execFile);
@@ -65,7 +66,13 @@ describe('pnpm bench --quick', () => {
     expect(results.machine.cores).toBeGreaterThan(0);
     expect(results.machine.cpuModel).not.toBe('');
     expect(results.machine.node).toBe(process.version);
-    expect(results.machine.libcurl).toMatch(/^libcurl \d+\.\d+\.\d+/);
+    // The libcurl multisock loads (CURL_CONFIG picks another one), and the C program links it too.
+    expect(results.machine.libcurl).toBe(`libcurl ${libcurl.version}`);
+    const cRuns = results.scenarios.flatMap((s) =>
+      s.cells.filter((c) => c.client === 'c').flatMap((c) => c.runs),
+    );
+    expect(cRuns.length).toBeGreaterThan(0);
+    for (const run of cRuns) expect(run).toMatchObject({ libcurl: libcurl.version });
     expect(Number.isNaN(Date.parse(results.machine.date))).toBe(false);
     expect(results.settings).toMatchObject({ quick: true, runs: 1 });
   });
