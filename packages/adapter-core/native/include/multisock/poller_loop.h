@@ -292,7 +292,9 @@ class Set {
     reg->kernel = 0;
     reg->owner = a;
     reg->batch = 0;
-    int rc = backend_.Set(*reg, what, true, tags_, &a->last_error);
+    // Not fresh: every registration leaves the kernel when it is dropped, so the kernel holds
+    // nothing for an fd the table does not list (epoll still copes with EEXIST).
+    int rc = backend_.Set(*reg, what, false, tags_, &a->last_error);
     if (rc < 0) {
       std::string ignored;
       backend_.Unset(*reg, &ignored);  // whatever part did get registered
