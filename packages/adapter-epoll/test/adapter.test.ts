@@ -210,7 +210,9 @@ describe('EpollReactor (a loop the application runs)', () => {
       total += reactor.runOnce(1000);
       if (++turns > 100) throw new Error('the transfer did not finish');
     }
-    expect(total).toBeGreaterThanOrEqual(2); // writable for the request, readable for the answer
+    // At least the answer's readability (7.88.1 also waits for writability before sending; 8.x
+    // may send the request from the timer's action).
+    expect(total).toBeGreaterThanOrEqual(1);
     expect(easy.takeBody().length).toBe(100);
     multi.removeHandle(easy);
     reactor.close();
