@@ -437,6 +437,7 @@ class Nested final : public Host, public uv::Owner {
   }
 
   int Socket(Attachment* a, curl_socket_t fd, int what, unsigned flags) override {
+    if (gone_) return 0;  // environment teardown: the set is closed, nothing can be watched
     int rc = set_.Socket(a, fd, what, flags);
     Watch();
     return rc;
@@ -455,6 +456,7 @@ class Nested final : public Host, public uv::Owner {
   }
 
   void Closed(Attachment* a, curl_socket_t fd) override {
+    if (gone_) return;
     set_.Closed(a, fd);
     Watch();
   }
