@@ -1,13 +1,40 @@
 // The adapter against real libcurl and a real node:http server (in a child process, so a
-// reactor blocking this thread in epoll_wait still gets answers).
+// reactor blocking this thread in epoll_wait still gets answers). What libcurl asked for and
+// what the loop did is read from the core's native trace.
+import { closeSync, openSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Worker } from 'node:worker_threads';
-import { CurlError, CurlMultiError, Easy, Multi, Pause, Poll } from '@multisock/core';
-import { openHandleCount } from '@multisock/libuv-bindings';
+import { CurlError, CurlMultiError, Easy, Multi, NativeTrace, Pause, Poll } from '@multisock/core';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { type EpollAttachment, EpollReactor, epoll } from '../src/index.js';
+import { Script } from '../../adapter-core/test/script/index.js';
+import { type EpollAttachment, EpollError, EpollReactor, epoll } from '../src/index.js';
 import { openFds } from './fds.js';
 import { startServer, type TestServer } from './server.js';
+
+/** Follows a multi's native trace: what libcurl watches (fd -> what) and the loop's actions. */
+class Trace {
+  readonly interest = new Map<number, number>();
+  readonly actions: Array<[number, number]> = [];
+  readonly sockets: Array<[number, number]> = [];
+
+  constructor(readonly multi: Multi) {
+    multi.traceNativeLoop(true);
+  }
+
+  read(): this {
+    const t = this.multi.takeNativeTrace();
+    for (let i = 0; i + NativeTrace.FIELDS <= t.length; i += NativeTrace.FIELDS) {
+      const [kind, a, b, c] = [t[i]!, t[i + 1]!, t[i + 2]!, t[i + 3]!];
+      if (kind === NativeTrace.SOCKET) {
+        this.sockets.push([a, b]);
+        if (b === Poll.REMOVE) this.interest.delete(a);
+        else this.interest.set(a, b);
+      } else if (kind === NativeTrace.ACTION && (c & NativeTrace.ACTION_FROM_JS) === 0) {
+        this.actions.push([a, b]);
+      }
+    }
+    return this;
+  }
+}
 
 let server: TestServer;
 let baseline: number;
@@ -28,9 +55,8 @@ afterEach(async () => {
   // Every socket, epoll set and uv handle of the test is gone (uv_close completes on a later
   // loop turn, and the server closes its ends asynchronously).
   const deadline = Date.now() + 2000;
-  while ((openFds().size > baseline || openHandleCount() > 0) && Date.now() < deadline) await sleep(10);
+  while (openFds().size > baseline && Date.now() < deadline) await sleep(10);
   expect(openFds().size).toBeLessThanOrEqual(baseline);
-  expect(openHandleCount()).toBe(0);
 });
 
 function get(path: string): Easy {
@@ -81,12 +107,14 @@ describe("epoll.attach (one epoll set nested in Node's loop)", () => {
 
   it('reports what it watches while a transfer waits, and the timer libcurl asked for', async () => {
     const multi = new Multi();
+    const trace = new Trace(multi);
     const attachment = epoll.attach(multi);
+    expect(attachment.loop).toBe('epoll');
     const easy = get('/delay/300');
     const done = multi.perform(easy);
     expect(attachment.timerArmed).toBe(true); // add_handle always sets timer 0 (statement 19)
     await until(() => attachment.registrations === 1, 'the connection to be watched');
-    const [fd, what] = [...attachment.interest][0]!;
+    const [fd, what] = [...trace.read().interest][0]!;
     expect(fd).toBeGreaterThan(2);
     expect([Poll.IN, Poll.OUT, Poll.INOUT]).toContain(what);
     await done;
@@ -128,21 +156,6 @@ describe("epoll.attach (one epoll set nested in Node's loop)", () => {
     second.detach();
     multi.close();
     easy.close();
-  });
-});
-
-describe('worker threads', () => {
-  it('a worker terminated with a busy attachment and an open reactor leaves no fd behind', async () => {
-    for (let i = 0; i < 3; i++) {
-      const worker = new Worker(new URL('./fixtures/busy-worker.mjs', import.meta.url), {
-        workerData: { url: `${server.url}/delay/5000` },
-      });
-      await new Promise((resolve, reject) => {
-        worker.once('message', resolve);
-        worker.once('error', reject);
-      });
-      await worker.terminate();
-    }
   });
 });
 
@@ -197,7 +210,9 @@ describe('EpollReactor (a loop the application runs)', () => {
       total += reactor.runOnce(1000);
       if (++turns > 100) throw new Error('the transfer did not finish');
     }
-    expect(total).toBeGreaterThanOrEqual(2); // writable for the request, readable for the answer
+    // At least the answer's readability (7.88.1 also waits for writability before sending; 8.x
+    // may send the request from the timer's action).
+    expect(total).toBeGreaterThanOrEqual(1);
     expect(easy.takeBody().length).toBe(100);
     multi.removeHandle(easy);
     reactor.close();
@@ -234,19 +249,11 @@ describe('EpollReactor (a loop the application runs)', () => {
     // first one pauses and resumes the other transfer (curl_easy_pause works inside callbacks,
     // statement 35): libcurl sends REMOVE then IN for the second socket (statement 15), which
     // gets a new registration and a new tag. The event already in the batch carries the old
-    // tag and must not reach socketAction (CONTRACT (b) row 5).
+    // tag and must not reach curl_multi_socket_action (CONTRACT (b) row 5).
     const reactor = new EpollReactor();
     const multi = new Multi();
+    const trace = new Trace(multi);
     const attachment = reactor.attach(multi);
-    const actions: number[] = [];
-    const socketAction = multi.socketAction.bind(multi);
-    // A spy on the real call (the prototype's method is read-only, so define an own one).
-    Object.defineProperty(multi, 'socketAction', {
-      value: (fd: number, bits: number) => {
-        actions.push(fd);
-        return socketAction(fd, bits);
-      },
-    });
     const a = get('/gate/2');
     const b = get('/gate/2');
     const bodies = new Map<Easy, string>([
@@ -261,12 +268,13 @@ describe('EpollReactor (a loop the application runs)', () => {
       self.setopt('WRITEFUNCTION', (data) => {
         bodies.set(self, bodies.get(self) + data.toString());
         if (reannounced === undefined) {
-          const before = new Set(attachment.interest.keys());
+          trace.read();
+          const before = new Set(trace.interest.keys());
           other.pause(Pause.ALL);
-          const paused = new Set(attachment.interest.keys());
+          const paused = new Set(trace.read().interest.keys());
           other.pause(Pause.CONT);
           reannounced = [...before].find((fd) => !paused.has(fd)) ?? -1;
-          expect(attachment.interest.get(reannounced)).toBe(Poll.IN);
+          expect(trace.read().interest.get(reannounced)).toBe(Poll.IN);
         }
         return data.length;
       });
@@ -276,17 +284,20 @@ describe('EpollReactor (a loop the application runs)', () => {
     multi.addHandle(b);
     // Send both requests, then stop turning the loop: both answers are waiting in the kernel.
     const bothWaitingForAnswers = () =>
-      attachment.registrations === 2 && [...attachment.interest.values()].every((w) => w === Poll.IN);
+      trace.read().interest.size === 2 && [...trace.interest.values()].every((w) => w === Poll.IN);
     while (!bothWaitingForAnswers()) {
       reactor.runOnce(5);
       await sleep(1);
     }
+    expect(attachment.registrations).toBe(2);
     await released;
     await sleep(20);
-    actions.length = 0;
+    trace.read();
+    trace.actions.length = 0;
     reactor.runOnce(0);
+    trace.read();
     expect(reannounced).toBeGreaterThan(2);
-    const sockets = actions.filter((fd) => fd !== -1);
+    const sockets = trace.actions.map(([fd]) => fd).filter((fd) => fd !== -1);
     expect(sockets).toHaveLength(1);
     expect(sockets).not.toContain(reannounced);
     reactor.run();
@@ -322,6 +333,46 @@ describe('EpollReactor (a loop the application runs)', () => {
     staying.close();
     slow.close();
     fast.close();
+  });
+});
+
+describe('a failed epoll_ctl', () => {
+  it('fails every transfer with 42 and the EpollError as cause; nothing stays registered', async () => {
+    // The transfer's socket number is made to name a regular file (dup2 over it: the socket's
+    // registration goes with the socket), which epoll refuses with EPERM: the next epoll_ctl
+    // for that fd, when pausing and resuming changes what libcurl watches, fails for real.
+    const multi = new Multi();
+    const trace = new Trace(multi);
+    const attachment = epoll.attach(multi);
+    const easy = get('/delay/3000');
+    const done = multi.perform(easy);
+    await until(() => trace.read().interest.size === 1, 'the connection to be watched');
+    const [fd] = [...trace.interest.keys()] as [number];
+    const file = openSync('/proc/self/status', 'r');
+    let thrown: unknown;
+    try {
+      expect(Script.dup2(file, fd)).toBe(0);
+      // The failure surfaces in the call that made libcurl change its interest, too.
+      easy.pause(Pause.ALL);
+      easy.pause(Pause.CONT);
+    } catch (e) {
+      thrown = e;
+    } finally {
+      closeSync(file);
+    }
+    expect(thrown).toBeInstanceOf(CurlMultiError);
+    expect((thrown as CurlMultiError).cause).toBeInstanceOf(EpollError);
+    const error = await done.catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(CurlError);
+    expect((error as CurlError).code).toBe(42); // CURLE_ABORTED_BY_CALLBACK
+    const cause = (error as CurlError).cause;
+    expect(cause).toBeInstanceOf(EpollError);
+    expect(cause).toMatchObject({ code: 'EPERM', errno: 1 });
+    expect((cause as EpollError).syscall).toMatch(/^epoll_ctl\((ADD|MOD|DEL)\)$/);
+    expect((cause as EpollError).message).toMatch(new RegExp(`failed with EPERM: .*fd ${fd}$`));
+    expect(attachment.registrations).toBe(0);
+    multi.close();
+    easy.close();
   });
 });
 

@@ -1,6 +1,6 @@
 // The shared adapter conformance suite (@multisock/testkit) on the kqueue adapter, in both
-// modes. On Linux it runs over the kqueue emulation (test/emulation); on macOS and FreeBSD (the
-// workflow) over the real kqueue.
+// modes. On Linux it runs the adapter's native/kqueue.cc over the kqueue emulation
+// (test/emulation); on macOS and the BSDs over the real kqueue.
 import { describeAdapterConformance, driveReactor } from '@multisock/testkit';
 import { adapter, backendName } from './backend.js';
 

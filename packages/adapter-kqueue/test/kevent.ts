@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { closeSync, constants as fsConstants, mkdtempSync, openSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { KEVENT_FIELDS, type KeventBackend } from '../src/index.js';
+import { KEVENT_FIELDS, type KeventBackend } from './emulation/index.js';
 
 export interface Kev {
   ident: number;

@@ -1,16 +1,18 @@
-// vitest globalSetup: builds the kqueue emulation (Linux only) before any test runs, so
+// vitest globalSetup: builds the tests' addon (addon.cc: the adapter's native/kqueue.cc over the
+// kqueue emulation on Linux, over the real kqueue elsewhere) before any test runs, so
 // `vitest run` works from a clean clone. An incremental build when it is already there.
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 export default function setup(): void {
-  if (process.platform !== 'linux') return; // the real kqueue is there: nothing to emulate
   const gyp = fileURLToPath(new URL('../../../../scripts/gyp.mjs', import.meta.url));
   const result = spawnSync(process.execPath, [gyp], {
     cwd: fileURLToPath(new URL('.', import.meta.url)),
     stdio: 'inherit',
   });
   if (result.status !== 0) {
-    throw new Error(`building the kqueue emulation (test/emulation) failed: exit ${String(result.status)}`);
+    throw new Error(
+      `building the tests' kqueue addon (test/emulation) failed: exit ${String(result.status)}`,
+    );
   }
 }

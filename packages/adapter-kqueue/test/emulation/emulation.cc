@@ -1,7 +1,7 @@
-// A kqueue emulation over epoll, for running @multisock/adapter-kqueue's logic on Linux. TEST
-// ONLY: it is not part of the package and is never loaded by it. It has the same JS interface
-// as the real backend (native/kqueue.cc) and follows FreeBSD's kqueue(2) for what the adapter
-// uses:
+// A kqueue(2) emulation over epoll: kqueue() and kevent() as C functions (include/sys/event.h),
+// so the adapter's own native/kqueue.cc runs on Linux. TEST ONLY: it is not part of the package
+// and only the test tree's addon (addon.cc) is built with it. It follows FreeBSD's kqueue(2) for
+// what the adapter uses:
 //
 // - kqueue() makes a new queue: an epoll fd (so it can itself be watched by a uv_poll, as a
 //   real kqueue fd can) plus a table of knotes keyed by (ident, filter): "there may only be one
@@ -26,57 +26,42 @@
 // - The flags the kernel keeps from the first EV_ADD (EV_RECEIPT among them) come back on
 //   every event of that knote, as on FreeBSD.
 //
-// Not emulated (refused before anything is applied, like the real backend refuses them):
-// EV_CLEAR, EV_ONESHOT, EV_DISPATCH. Other differences: the socket error is not reported in
-// fflags on EOF (reading SO_ERROR on Linux would clear it from under libcurl); regular files
-// (which epoll refuses) answer EPERM; a listening socket's data is 0, not its backlog; a fd
-// that was dup()ed and then closed keeps its epoll registration until the last copy closes
-// (its events are dropped here, never reported, but they do wake epoll_wait).
+// Not emulated (the call fails with EINVAL before anything is applied): EV_CLEAR, EV_ONESHOT,
+// EV_DISPATCH, and any other filter than READ and WRITE (answered EINVAL in its entry). Other
+// differences: the socket error is not reported in fflags on EOF (reading SO_ERROR on Linux would
+// clear it from under libcurl); regular files (which epoll refuses) answer EPERM; a listening
+// socket's data is 0, not its backlog; a fd that was dup()ed and then closed keeps its epoll
+// registration until the last copy closes (its events are dropped here, never reported, but they do
+// wake epoll_wait).
 
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/sockios.h>
 #include <stdint.h>
 #include <sys/epoll.h>
+#include <sys/event.h>  // include/sys/event.h: the emulation's own
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <memory>
+#include <mutex>
 #include <optional>
-#include <string>
 #include <unordered_map>
 #include <vector>
 
-#include <napi.h>
-
-#include "../../native/kevent_args.h"
-
 namespace {
 
-using kevent_args::kFields;
-namespace field = kevent_args;
-
-// FreeBSD's values (sys/event.h).
-constexpr int32_t kEvfiltRead = -1;
-constexpr int32_t kEvfiltWrite = -2;
-constexpr int32_t kEvAdd = 0x0001;
-constexpr int32_t kEvDelete = 0x0002;
-constexpr int32_t kEvEnable = 0x0004;
-constexpr int32_t kEvDisable = 0x0008;
-constexpr int32_t kEvReceipt = 0x0040;
-constexpr int32_t kEvSysflags = 0xf000;
-constexpr int32_t kEvEof = 0x8000;
-constexpr int32_t kEvError = 0x4000;
-constexpr int32_t kAllowedFlags = kEvAdd | kEvDelete | kEvEnable | kEvDisable | kEvReceipt;
-constexpr int32_t kActionFlags = kEvAdd | kEvDelete | kEvEnable | kEvDisable;
+constexpr int kActionFlags = EV_ADD | EV_DELETE | EV_ENABLE | EV_DISABLE;
+constexpr int kRefused = EV_CLEAR | EV_ONESHOT | EV_DISPATCH;
 
 struct Knote {
-  int32_t kept_flags;  // from the first EV_ADD, less the actions; returned with every event
-  int32_t udata;
-  uint32_t sfflags;
-  int32_t sdata;
+  int kept_flags;  // from the first EV_ADD, less the actions; returned with every event
+  void* udata;
+  unsigned sfflags;
+  int64_t sdata;
   bool enabled;
 };
 
@@ -96,11 +81,27 @@ constexpr uint32_t kParked = EPOLLET;
 struct Queue {
   int epfd;
   uint32_t next_serial = 1;
-  std::unordered_map<int32_t, Descriptor> fds;
+  std::unordered_map<int, Descriptor> fds;
   std::vector<epoll_event> ready;
 };
 
-epoll_event EpollEvent(int32_t fd, const Descriptor& d, uint32_t events) {
+// Every queue by its fd. A kqueue is closed with plain close(), which the emulation does not
+// see: a queue whose number comes back from kqueue() is replaced. Worker threads each use their
+// own queues; the lock covers the map only.
+std::mutex queues_lock;
+std::unordered_map<int, std::shared_ptr<Queue>> queues;
+
+std::mutex log_lock;
+bool recording = false;
+std::vector<kqueue_emulation::Call> log;
+
+std::shared_ptr<Queue> Find(int kq) {
+  std::lock_guard<std::mutex> lock(queues_lock);
+  auto it = queues.find(kq);
+  return it == queues.end() ? nullptr : it->second;
+}
+
+epoll_event EpollEvent(int fd, const Descriptor& d, uint32_t events) {
   epoll_event ev{};
   ev.events = events;  // level-triggered unless parked
   ev.data.u64 = static_cast<uint32_t>(fd) | (static_cast<uint64_t>(d.serial) << 32);
@@ -109,7 +110,7 @@ epoll_event EpollEvent(int32_t fd, const Descriptor& d, uint32_t events) {
 
 // Whether `fd` still names the open file the knotes were made for: epoll keys its
 // registrations by open file description, so MOD (to the same value) fails otherwise.
-bool StillOpen(Queue& q, int32_t fd, const Descriptor& d) {
+bool StillOpen(Queue& q, int fd, const Descriptor& d) {
   if (d.epoll_events == 0) return false;
   epoll_event ev = EpollEvent(fd, d, d.epoll_events);
   return epoll_ctl(q.epfd, EPOLL_CTL_MOD, fd, &ev) == 0;
@@ -122,7 +123,7 @@ int64_t NowMs() {
 }
 
 // Brings epoll's interest for `fd` in line with its enabled knotes. Returns 0 or an errno.
-int Sync(Queue& q, int32_t fd, Descriptor& d) {
+int Sync(Queue& q, int fd, Descriptor& d) {
   if (!d.read && !d.write) {
     if (d.epoll_events != 0) epoll_ctl(q.epfd, EPOLL_CTL_DEL, fd, nullptr);
     d.epoll_events = 0;
@@ -142,10 +143,10 @@ int Sync(Queue& q, int32_t fd, Descriptor& d) {
 }
 
 // kqueue_register: applies one change. Returns 0 or the errno for its EV_ERROR entry.
-int Register(Queue& q, const int32_t* change, int32_t flags) {
-  int32_t filter = change[field::kFilter];
-  if (filter != kEvfiltRead && filter != kEvfiltWrite) return EINVAL;
-  int32_t fd = change[field::kIdent];
+int Register(Queue& q, const struct kevent& change, int flags) {
+  if (change.filter != EVFILT_READ && change.filter != EVFILT_WRITE) return EINVAL;
+  if (change.ident > static_cast<uintptr_t>(INT32_MAX)) return EBADF;
+  const int fd = static_cast<int>(change.ident);
   struct stat st;
   if (fstat(fd, &st) < 0) return EBADF;
 
@@ -159,38 +160,37 @@ int Register(Queue& q, const int32_t* change, int32_t flags) {
   std::optional<Knote>* slot = nullptr;
   std::optional<Knote> before;
   if (d != nullptr) {
-    slot = filter == kEvfiltRead ? &d->read : &d->write;
+    slot = change.filter == EVFILT_READ ? &d->read : &d->write;
     before = *slot;
   }
-  bool existed = before.has_value();
-  if (!existed && (flags & kEvAdd) == 0) return ENOENT;
+  const bool existed = before.has_value();
+  if (!existed && (flags & EV_ADD) == 0) return ENOENT;
 
   bool created = false;
   if (d == nullptr) {
     uint32_t serial = q.next_serial++;
     if (q.next_serial == 0) q.next_serial = 1;
     d = &q.fds.emplace(fd, Descriptor{st.st_mode, serial, {}, {}, 0}).first->second;
-    slot = filter == kEvfiltRead ? &d->read : &d->write;
+    slot = change.filter == EVFILT_READ ? &d->read : &d->write;
     created = true;
   }
-  if (flags & kEvAdd) {
+  if ((flags & EV_ADD) != 0) {
     if (!existed) {
       // "Adding an event automatically enables it, unless overridden by the EV_DISABLE flag."
-      *slot = Knote{flags & ~kActionFlags, change[field::kUdata],
-                    static_cast<uint32_t>(change[field::kFflags]), change[field::kData],
-                    (flags & kEvDisable) == 0};
+      *slot = Knote{flags & ~kActionFlags, change.udata, change.fflags, change.data,
+                    (flags & EV_DISABLE) == 0};
     } else {
       // "Re-adding an existing event will modify the parameters of the original event."
-      (*slot)->udata = change[field::kUdata];
-      (*slot)->sfflags = static_cast<uint32_t>(change[field::kFflags]);
-      (*slot)->sdata = change[field::kData];
+      (*slot)->udata = change.udata;
+      (*slot)->sfflags = change.fflags;
+      (*slot)->sdata = change.data;
     }
   }
-  if (flags & kEvDelete) {
+  if ((flags & EV_DELETE) != 0) {
     slot->reset();
-  } else if (flags & kEvDisable) {
+  } else if ((flags & EV_DISABLE) != 0) {
     (*slot)->enabled = false;
-  } else if (flags & kEvEnable) {
+  } else if ((flags & EV_ENABLE) != 0) {
     (*slot)->enabled = true;
   }
 
@@ -208,12 +208,12 @@ int Register(Queue& q, const int32_t* change, int32_t flags) {
   return 0;
 }
 
-int32_t Readable(int fd) {
+int64_t Readable(int fd) {
   int n = 0;
   return ioctl(fd, FIONREAD, &n) == 0 ? n : 0;
 }
 
-int32_t Writable(int fd, mode_t mode) {
+int64_t Writable(int fd, mode_t mode) {
   int size = 0;
   int queued = 0;
   if (S_ISSOCK(mode)) {
@@ -223,22 +223,22 @@ int32_t Writable(int fd, mode_t mode) {
   } else if (S_ISFIFO(mode)) {
     size = fcntl(fd, F_GETPIPE_SZ);
     if (size < 0) return 0;
-    queued = Readable(fd);
+    queued = static_cast<int>(Readable(fd));
   }
   return size > queued ? size - queued : 0;
 }
 
-void Put(int32_t* r, int32_t fd, int32_t filter, int32_t flags, int32_t data, int32_t udata) {
-  r[field::kIdent] = fd;
-  r[field::kFilter] = filter;
-  r[field::kFlags] = flags;
-  r[field::kFflags] = 0;
-  r[field::kData] = data;
-  r[field::kUdata] = udata;
+void Put(struct kevent* r, int fd, int filter, int flags, int64_t data, void* udata) {
+  *r = {};
+  r->ident = static_cast<uintptr_t>(fd);
+  r->filter = static_cast<short>(filter);
+  r->flags = static_cast<unsigned short>(flags);
+  r->data = data;
+  r->udata = udata;
 }
 
-// kqueue_scan: waits for and collects up to `nevents` events. Returns the count or -errno.
-int Scan(Queue& q, int32_t* out, int32_t nevents, int64_t timeout_ms) {
+// kqueue_scan: waits for and collects up to `nevents` events. Returns the count, or -1 with errno.
+int Scan(Queue& q, struct kevent* out, int nevents, int64_t timeout_ms) {
   if (nevents == 0) return 0;  // "kevent() will return immediately even if there is a timeout"
   q.ready.resize(static_cast<size_t>(nevents));
   int64_t deadline = timeout_ms < 0 ? -1 : NowMs() + timeout_ms;
@@ -249,11 +249,11 @@ int Scan(Queue& q, int32_t* out, int32_t nevents, int64_t timeout_ms) {
       wait = left > 0 ? static_cast<int>(left) : 0;
     }
     int n = epoll_wait(q.epfd, q.ready.data(), nevents, wait);
-    if (n < 0) return -errno;  // EINTR: "a signal was delivered before the timeout expired"
+    if (n < 0) return -1;  // EINTR: "a signal was delivered before the timeout expired"
     int count = 0;
     for (int i = 0; i < n && count < nevents; i++) {
       const epoll_event& ev = q.ready[static_cast<size_t>(i)];
-      int32_t fd = static_cast<int32_t>(ev.data.u64 & 0xffffffffu);
+      int fd = static_cast<int>(ev.data.u64 & 0xffffffffu);
       auto it = q.fds.find(fd);
       if (it == q.fds.end() || it->second.serial != static_cast<uint32_t>(ev.data.u64 >> 32)) {
         continue;
@@ -265,16 +265,14 @@ int Scan(Queue& q, int32_t* out, int32_t nevents, int64_t timeout_ms) {
       }
       uint32_t e = ev.events;
       if (d.read && d.read->enabled && (e & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))) {
-        int32_t flags = d.read->kept_flags | ((e & (EPOLLRDHUP | EPOLLHUP)) ? kEvEof : 0);
-        Put(out + static_cast<size_t>(count++) * kFields, fd, kEvfiltRead, flags, Readable(fd),
-            d.read->udata);
+        int flags = d.read->kept_flags | ((e & (EPOLLRDHUP | EPOLLHUP)) ? EV_EOF : 0);
+        Put(&out[count++], fd, EVFILT_READ, flags, Readable(fd), d.read->udata);
       }
       if (count < nevents && d.write && d.write->enabled &&
           (e & (EPOLLOUT | EPOLLHUP | EPOLLERR))) {
         bool eof = (e & EPOLLHUP) || ((e & EPOLLERR) && S_ISFIFO(d.mode));
-        int32_t flags = d.write->kept_flags | (eof ? kEvEof : 0);
-        Put(out + static_cast<size_t>(count++) * kFields, fd, kEvfiltWrite, flags,
-            Writable(fd, d.mode), d.write->udata);
+        int flags = d.write->kept_flags | (eof ? EV_EOF : 0);
+        Put(&out[count++], fd, EVFILT_WRITE, flags, Writable(fd, d.mode), d.write->udata);
       }
     }
     // Only stale events: keep waiting, as the kernel would not have woken up for them.
@@ -282,102 +280,87 @@ int Scan(Queue& q, int32_t* out, int32_t nevents, int64_t timeout_ms) {
   }
 }
 
-class EmulationAddon : public Napi::Addon<EmulationAddon> {
- public:
-  EmulationAddon(Napi::Env env, Napi::Object exports) {
-    Napi::Object constants = Napi::Object::New(env);
-    auto set = [&](const char* name, int32_t value) {
-      constants.Set(name, Napi::Number::New(env, value));
-    };
-    set("EVFILT_READ", kEvfiltRead);
-    set("EVFILT_WRITE", kEvfiltWrite);
-    set("EV_ADD", kEvAdd);
-    set("EV_DELETE", kEvDelete);
-    set("EV_ENABLE", kEvEnable);
-    set("EV_DISABLE", kEvDisable);
-    set("EV_RECEIPT", kEvReceipt);
-    set("EV_EOF", kEvEof);
-    set("EV_ERROR", kEvError);
-    set("ENOENT", ENOENT);
-    set("EBADF", EBADF);
-    set("EINTR", EINTR);
-    set("EINVAL", EINVAL);
-    constants.Freeze();
-    DefineAddon(exports, {
-                             InstanceMethod("kqueue", &EmulationAddon::Kqueue),
-                             InstanceMethod("kevent", &EmulationAddon::Kevent),
-                             InstanceMethod("close", &EmulationAddon::Close),
-                             InstanceValue("constants", constants, napi_enumerable),
-                         });
-  }
-
-  ~EmulationAddon() {
-    for (auto& entry : queues_) ::close(entry.second.epfd);
-  }
-
- private:
-  Napi::Value Kqueue(const Napi::CallbackInfo& info) {
-    int epfd = epoll_create1(EPOLL_CLOEXEC);
-    if (epfd < 0) return Napi::Number::New(info.Env(), -errno);
-    queues_.emplace(epfd, Queue{epfd, 1, {}, {}});
-    return Napi::Number::New(info.Env(), epfd);
-  }
-
-  Queue& Owned(const Napi::CallbackInfo& info, const char* name) {
-    int fd = static_cast<int>(kevent_args::Int(info, 0, name, 0, INT32_MAX));
-    auto it = queues_.find(fd);
-    if (it == queues_.end()) {
-      throw Napi::RangeError::New(info.Env(), std::string(name) + " " + std::to_string(fd) +
-                                                  " is not an open kqueue made by this backend");
+int Kevent(Queue& q, const struct kevent* changes, int nchanges, struct kevent* events, int nevents,
+           int64_t timeout_ms) {
+  // Checked before anything is applied, so a refused call changes nothing.
+  for (int i = 0; i < nchanges; i++) {
+    if ((changes[i].flags & kRefused) != 0) {
+      errno = EINVAL;
+      return -1;
     }
-    return it->second;
   }
-
-  Napi::Value Kevent(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    Queue& q = Owned(info, "kevent: kq");
-    Napi::Int32Array changes = kevent_args::Records(info, 1, "kevent: changes");
-    int32_t nchanges = kevent_args::Count(info, 2, "kevent: nchanges", changes);
-    Napi::Int32Array events = kevent_args::Records(info, 3, "kevent: events");
-    int32_t nevents = kevent_args::Count(info, 4, "kevent: nevents", events);
-    int64_t timeout_ms = kevent_args::Int(info, 5, "kevent: timeoutMs", -1, INT32_MAX);
-    // Checked (and copied) before anything is applied, so a refused call changes nothing.
-    std::vector<int32_t> copy(changes.Data(), changes.Data() + nchanges * kFields);
-    for (int32_t i = 0; i < nchanges; i++) {
-      kevent_args::CheckChange(env, copy.data() + static_cast<size_t>(i) * kFields,
-                               static_cast<size_t>(i), kAllowedFlags);
+  int room = nevents;
+  int nerrors = 0;
+  for (int i = 0; i < nchanges; i++) {
+    const struct kevent& change = changes[i];
+    int flags = change.flags & ~EV_SYSFLAGS;
+    int error = Register(q, change, flags);
+    if (error == 0 && (flags & EV_RECEIPT) == 0) continue;
+    if (room == 0) {  // later changes are not applied
+      errno = error;
+      return -1;
     }
-
-    int32_t* out = events.Data();
-    int32_t room = nevents;
-    int nerrors = 0;
-    for (int32_t i = 0; i < nchanges; i++) {
-      const int32_t* change = copy.data() + static_cast<size_t>(i) * kFields;
-      int32_t flags = change[field::kFlags] & ~kEvSysflags;
-      int error = Register(q, change, flags);
-      if (error == 0 && (flags & kEvReceipt) == 0) continue;
-      if (room == 0) return Napi::Number::New(env, -error);  // later changes are not applied
-      int32_t* r = out + static_cast<size_t>(nerrors) * kFields;
-      Put(r, change[field::kIdent], change[field::kFilter], kEvError, error, change[field::kUdata]);
-      r[field::kFflags] = change[field::kFflags];
-      room--;
-      nerrors++;
-    }
-    if (nerrors > 0) return Napi::Number::New(env, nerrors);
-    return Napi::Number::New(env, Scan(q, out, nevents, timeout_ms));
+    struct kevent* r = &events[nerrors];
+    Put(r, static_cast<int>(change.ident), change.filter, EV_ERROR, error, change.udata);
+    r->fflags = change.fflags;
+    room--;
+    nerrors++;
   }
-
-  Napi::Value Close(const Napi::CallbackInfo& info) {
-    Queue& q = Owned(info, "close: kq");
-    int epfd = q.epfd;
-    queues_.erase(epfd);
-    int rc = ::close(epfd);
-    return Napi::Number::New(info.Env(), rc == 0 ? 0 : -errno);
-  }
-
-  std::unordered_map<int, Queue> queues_;
-};
+  if (nerrors > 0) return nerrors;
+  return Scan(q, events, nevents, timeout_ms);
+}
 
 }  // namespace
 
-NODE_API_ADDON(EmulationAddon)
+extern "C" int kqueue(void) {
+  int epfd = epoll_create1(EPOLL_CLOEXEC);
+  if (epfd < 0) return -1;
+  auto queue = std::make_shared<Queue>();
+  queue->epfd = epfd;
+  std::lock_guard<std::mutex> lock(queues_lock);
+  queues[epfd] = std::move(queue);
+  return epfd;
+}
+
+extern "C" int kevent(int kq, const struct kevent* changelist, int nchanges,
+                      struct kevent* eventlist, int nevents, const struct timespec* timeout) {
+  std::shared_ptr<Queue> q = Find(kq);
+  if (q == nullptr || nchanges < 0 || nevents < 0) {
+    errno = q == nullptr ? EBADF : EINVAL;
+    return -1;
+  }
+  int64_t timeout_ms = -1;
+  if (timeout != nullptr) {
+    timeout_ms = static_cast<int64_t>(timeout->tv_sec) * 1000 + timeout->tv_nsec / 1000000;
+  }
+  int rc = Kevent(*q, changelist, nchanges, eventlist, nevents, timeout_ms);
+  int saved = errno;
+  {
+    std::lock_guard<std::mutex> lock(log_lock);
+    if (recording) {
+      kqueue_emulation::Call call{kq, nevents, timeout_ms, rc < 0 ? -saved : rc, {}, {}};
+      call.changes.assign(changelist, changelist + nchanges);
+      if (rc > 0) call.events.assign(eventlist, eventlist + rc);
+      log.push_back(std::move(call));
+    }
+  }
+  errno = saved;
+  return rc;
+}
+
+namespace kqueue_emulation {
+
+void Record(bool on) {
+  std::lock_guard<std::mutex> lock(log_lock);
+  recording = on;
+  if (!on) log.clear();
+}
+
+std::vector<Call> Take() {
+  std::lock_guard<std::mutex> lock(log_lock);
+  std::vector<Call> out;
+  out.swap(log);
+  return out;
+}
+
+}  // namespace kqueue_emulation
