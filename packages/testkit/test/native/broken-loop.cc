@@ -1,12 +1,24 @@
-// A native loop adapter (multisock/loop.h) for the conformance suite's own tests, TEST ONLY: one
-// uv_poll per socket and one timer on Node's loop, through multisock/uv_handles.h, with one
-// mistake chosen per attach. With none it is a correct adapter (the control that shows the suite
-// fails the mistakes, not the harness); the mistakes are the TypeScript ones of
-// test/support/uv-adapter.ts, made natively:
-// - ignoreRemove:     REMOVE is ignored; the handle and the registration stay;
-// - edgeTriggered:    a socket is reported once, then not again until libcurl announces it again;
-// - syncTimerZero:    timer(0) calls api->action from inside the timer function, and arms nothing;
-// - whatBitsAsEvents: readiness is reported as the what-bits libcurl asked for.
+// A native loop adapter (multisock/loop.h) for the testkit's own tests, TEST ONLY: one uv_poll
+// per socket and one timer on Node's loop, through multisock/uv_handles.h, the design of
+// adapter-libuv, with one mistake chosen per attach. With none ("none") it is a correct adapter:
+// the control that shows a test fails the mistake, not the harness.
+//
+// The mistakes the conformance suite must catch (the TypeScript ones of test/support/uv-adapter.ts,
+// made natively):
+// - ignoreRemove:       REMOVE is ignored; the handle and the registration stay;
+// - edgeTriggered:      a socket is reported once, then not again until libcurl announces it again;
+// - syncTimerZero:      timer(0) calls api->action from inside the timer function, arms nothing;
+// - whatBitsAsEvents:   readiness is reported as the what-bits libcurl asked for.
+// The mistakes the scripted driver's rows must catch (test/support/table-rows.ts):
+// - noneAsInout:        CURL_POLL_NONE watches both directions;
+// - reinitOnChange:     every new mask closes the socket's uv_poll and opens another;
+// - errAlone:           a poll error is reported as CURL_CSELECT_ERR without the directions;
+// - noErrorRestart:     after a poll error (libuv stops the handle) it stays stopped;
+// - timerPerCall:       each timer value arms a timer of its own instead of replacing the last;
+// - repeatingTimer:     the timer repeats instead of being consumed when it fires;
+// - ignoresTimerDelete: timer(-1) leaves the timer armed;
+// - ignoresClosed:      closed(fd) keeps the handle of a TRACKED socket;
+// - leaksAtDetach:      detach stops the handles but never closes them.
 #include "broken-loop.h"
 
 #include <multisock/uv_handles.h>
@@ -22,6 +34,15 @@ namespace {
 using multisock::uv::Box;
 using multisock::uv::Handles;
 
+const char* const kBreakageNames[] = {
+    "none",           "ignoreRemove",       "edgeTriggered", "syncTimerZero",  "whatBitsAsEvents",
+    "noneAsInout",    "reinitOnChange",     "errAlone",      "noErrorRestart", "timerPerCall",
+    "repeatingTimer", "ignoresTimerDelete", "ignoresClosed", "leaksAtDetach",
+};
+constexpr size_t kBreakages = sizeof(kBreakageNames) / sizeof(kBreakageNames[0]);
+static_assert(kBreakages == static_cast<size_t>(Breakage::kLeaksAtDetach) + 1,
+              "one name per Breakage");
+
 // What the External of one breakage points at (multisock_loop_ref.loop).
 struct LoopConfig {
   Handles* handles;
@@ -30,13 +51,14 @@ struct LoopConfig {
 
 class Attachment;
 
+// One socket libcurl announced, watched (live) or kept stopped after a TRACKED REMOVE.
 struct Socket {
   Attachment* owner;
   curl_socket_t fd;
   Box* box;        // the uv_poll; null once closed or torn down
   int what = 0;    // libcurl's last what-bits for it
   int events = 0;  // the mask the handle is started with (0: stopped)
-  bool live = true;
+  bool live = false;
 };
 
 class Attachment final : public multisock::uv::Owner {
@@ -48,12 +70,21 @@ class Attachment final : public multisock::uv::Owner {
   }
 
   ~Attachment() {
+    if (Is(Breakage::kLeaksAtDetach) && !gone_) {
+      // Stopped, never closed: they stay open on the loop (Handles closes them at teardown).
+      for (auto& entry : sockets_) Leak(entry.second->box);
+      Leak(timer_);
+      Leak(turn_);
+      for (Box* extra : extra_timers_) Leak(extra);
+      for (auto& entry : sockets_) entry.second->box = nullptr;
+    }
     for (auto& entry : sockets_) Discard(entry.second, false);
     sockets_.clear();
     FreeDead();
-    if (!gone_) {
+    if (!gone_ && !Is(Breakage::kLeaksAtDetach)) {
       Handles::Close(timer_);
       Handles::Close(turn_);
+      for (Box* extra : extra_timers_) Handles::Close(extra);
     }
   }
 
@@ -62,48 +93,73 @@ class Attachment final : public multisock::uv::Owner {
     auto it = sockets_.find(fd);
     Socket* s = it == sockets_.end() ? nullptr : it->second;
     if (what == CURL_POLL_REMOVE) {
-      if (breakage_ == Breakage::kIgnoreRemove) return 0;
-      if (s != nullptr) Discard(s);
+      if (Is(Breakage::kIgnoreRemove)) return 0;
+      if (s == nullptr || !s->live) return 0;  // never announced: nothing to do
+      s->live = false;
+      --live_;
+      if ((flags & MULTISOCK_SOCKET_TRACKED) != 0) return Watch(s, 0);  // kept until closed
+      Discard(s);
       return 0;
     }
-    if (s != nullptr && (flags & MULTISOCK_SOCKET_FRESH) != 0) {
-      Discard(s);  // a new socket with the number of one that went without a REMOVE
+    if (s != nullptr && s->live &&
+        ((flags & MULTISOCK_SOCKET_FRESH) != 0 || Is(Breakage::kReinitOnChange))) {
+      // FRESH: a new socket with the number of one that went without a REMOVE.
+      --live_;
+      Discard(s);
       s = nullptr;
     }
     if (s == nullptr) {
       s = Open(fd);
       if (s == nullptr) return error_code_;
     }
+    if (!s->live) {
+      s->live = true;
+      ++live_;
+    }
     s->what = what;
     int events = 0;
     if ((what & CURL_POLL_IN) != 0) events |= UV_READABLE | UV_DISCONNECT;
     if ((what & CURL_POLL_OUT) != 0) events |= UV_WRITABLE;
+    if (what == CURL_POLL_NONE && Is(Breakage::kNoneAsInout)) {
+      events = UV_READABLE | UV_DISCONNECT | UV_WRITABLE;
+    }
     return Watch(s, events);
   }
 
   int TimerChanged(long timeout_ms) {
     if (gone_) return 0;
-    if (timeout_ms == 0 && breakage_ == Breakage::kSyncTimerZero) {
+    if (timeout_ms == 0 && Is(Breakage::kSyncTimerZero)) {
       api_->action(multi_, CURL_SOCKET_TIMEOUT, 0);  // refused: CURLM_RECURSIVE_API_CALL
       return 0;
     }
     if (timeout_ms < 0) {
+      if (Is(Breakage::kIgnoresTimerDelete)) return 0;
       multisock::uv::DisarmTimer(timer_);
+      for (Box* extra : extra_timers_) multisock::uv::DisarmTimer(extra);
       timer_armed_ = false;
-    } else {
-      multisock::uv::ArmTimer(timer_, static_cast<uint64_t>(timeout_ms), OnTimeout);
-      timer_armed_ = true;
+      return 0;
     }
+    Box* timer = timer_;
+    if (Is(Breakage::kTimerPerCall) && timer_armed_) {
+      timer = multisock::uv::NewTimer(handles_, this);
+      extra_timers_.push_back(timer);
+    }
+    timeout_ms_ = static_cast<uint64_t>(timeout_ms);
+    multisock::uv::ArmTimer(timer, timeout_ms_, OnTimeout);
+    timer_armed_ = true;
     return 0;
   }
 
   void SocketClosed(curl_socket_t fd) {
+    if (Is(Breakage::kIgnoresClosed)) return;
     auto it = sockets_.find(fd);
-    if (it != sockets_.end()) Discard(it->second);
+    if (it == sockets_.end()) return;
+    if (it->second->live) --live_;
+    Discard(it->second);
   }
 
   void Stats(multisock_loop_stats* out) const {
-    out->registrations = static_cast<int32_t>(sockets_.size());
+    out->registrations = live_;
     out->timer_armed = timer_armed_ ? 1 : 0;
   }
 
@@ -115,16 +171,26 @@ class Attachment final : public multisock::uv::Owner {
     for (auto& entry : sockets_) entry.second->box = nullptr;
     timer_ = nullptr;
     turn_ = nullptr;
+    extra_timers_.clear();
   }
 
  private:
+  bool Is(Breakage breakage) const { return breakage_ == breakage; }
+
+  static void Leak(Box* box) {
+    if (box == nullptr) return;
+    box->owner = nullptr;  // no callback reaches the attachment any more
+    if (box->handle.type == UV_POLL) uv_poll_stop(&box->poll);
+    if (box->handle.type == UV_TIMER) multisock::uv::DisarmTimer(box);
+    if (box->handle.type == UV_CHECK) uv_check_stop(&box->check);
+  }
+
   Socket* Open(curl_socket_t fd) {
     Box* box = new Box();
     int status = uv_poll_init(handles_.loop(), &box->poll, fd);
     if (status != 0) {
       delete box;  // never initialised
-      error_ = "uv_poll_init on fd " + std::to_string(fd) + ": " + uv_strerror(status);
-      error_code_ = status;
+      Fail(status, "uv_poll_init", fd);
       return nullptr;
     }
     handles_.Track(box, this);
@@ -140,14 +206,16 @@ class Attachment final : public multisock::uv::Owner {
       uv_poll_stop(&s->box->poll);
     } else {
       int status = uv_poll_start(&s->box->poll, events, OnPoll);
-      if (status != 0) {
-        error_ = "uv_poll_start on fd " + std::to_string(s->fd) + ": " + uv_strerror(status);
-        error_code_ = status;
-        return status;
-      }
+      if (status != 0) return Fail(status, "uv_poll_start", s->fd);
     }
     s->events = events;
     return 0;
+  }
+
+  int Fail(int status, const char* call, curl_socket_t fd) {
+    error_ = std::string(call) + " on fd " + std::to_string(fd) + ": " + uv_strerror(status);
+    error_code_ = status;
+    return status;
   }
 
   // Freed at the end of the turn: this may run inside that very socket's poll callback.
@@ -175,21 +243,28 @@ class Attachment final : public multisock::uv::Owner {
     int bits = status < 0 ? CURL_CSELECT_ERR : 0;
     if ((ready & (UV_READABLE | UV_DISCONNECT)) != 0) bits |= CURL_CSELECT_IN;
     if ((ready & UV_WRITABLE) != 0) bits |= CURL_CSELECT_OUT;
-    if (self->breakage_ == Breakage::kWhatBitsAsEvents) bits = s->what;
-    if (status < 0 || self->breakage_ == Breakage::kEdgeTriggered) {
+    if (status < 0 && self->Is(Breakage::kErrAlone)) bits = CURL_CSELECT_ERR;
+    if (self->Is(Breakage::kWhatBitsAsEvents)) bits = s->what;
+    if (status < 0 || self->Is(Breakage::kEdgeTriggered)) {
       // libuv stopped the handle on the error; the edge-triggered mistake stops it by itself.
       if (status >= 0) uv_poll_stop(handle);
       s->events = 0;
     }
     self->api_->action(self->multi_, s->fd, bits);
     // The action may have REMOVEd or replaced the socket (s stays allocated until the turn ends).
-    if (status < 0 && s->live && s->events == 0) self->Watch(s, watched);
+    if (status < 0 && s->live && s->events == 0 && !self->Is(Breakage::kNoErrorRestart)) {
+      self->Watch(s, watched);
+    }
   }
 
   static void OnTimeout(Box* box) {
     if (box->owner == nullptr) return;
     auto* self = static_cast<Attachment*>(box->owner);
-    self->timer_armed_ = false;
+    if (self->Is(Breakage::kRepeatingTimer)) {
+      multisock::uv::ArmTimer(box, self->timeout_ms_, OnTimeout);  // not consumed
+    } else {
+      self->timer_armed_ = false;
+    }
     self->api_->action(self->multi_, CURL_SOCKET_TIMEOUT, 0);
     self->api_->flush(self->multi_);
   }
@@ -207,8 +282,11 @@ class Attachment final : public multisock::uv::Owner {
   const multisock_core_api* api_;
   Box* timer_;
   Box* turn_;
+  std::vector<Box*> extra_timers_;  // timerPerCall only
+  uint64_t timeout_ms_ = 0;
   std::unordered_map<curl_socket_t, Socket*> sockets_;
   std::vector<Socket*> dead_;
+  int live_ = 0;
   bool timer_armed_ = false;
   bool gone_ = false;
   std::string error_;
@@ -259,10 +337,6 @@ const multisock_loop kTable = {
     OnLastError,
     OnDetach,
 };
-
-const char* const kBreakageNames[] = {"none", "ignoreRemove", "edgeTriggered", "syncTimerZero",
-                                      "whatBitsAsEvents"};
-constexpr size_t kBreakages = sizeof(kBreakageNames) / sizeof(kBreakageNames[0]);
 
 // Per Node environment: the handles, one config and one External per breakage.
 struct Instance {

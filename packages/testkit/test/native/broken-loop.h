@@ -6,7 +6,23 @@
 
 namespace testkit {
 
-enum class Breakage { kNone, kIgnoreRemove, kEdgeTriggered, kSyncTimerZero, kWhatBitsAsEvents };
+// In the order of kBreakageNames (broken-loop.cc).
+enum class Breakage {
+  kNone,
+  kIgnoreRemove,
+  kEdgeTriggered,
+  kSyncTimerZero,
+  kWhatBitsAsEvents,
+  kNoneAsInout,
+  kReinitOnChange,
+  kErrAlone,
+  kNoErrorRestart,
+  kTimerPerCall,
+  kRepeatingTimer,
+  kIgnoresTimerDelete,
+  kIgnoresClosed,
+  kLeaksAtDetach,
+};
 
 // exports.brokenLoop(name): the External of the adapter with that breakage. Takes the addon's
 // instance data.
