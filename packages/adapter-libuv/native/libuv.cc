@@ -207,15 +207,17 @@ class Attachment final : public multisock::uv::Owner {
     self->timer_armed_ = false;  // fired, so consumed: libcurl arms it again if it needs to
     self->api_->action(self->multi_, CURL_SOCKET_TIMEOUT, 0);
     // The timer runs before the loop's poll phase, and the turn's uv_check only after it: what
-    // finished here (and what JS callbacks queued) must not wait for the loop to block.
+    // finished here (and what JS callbacks queued) must not wait for the loop to block. Last:
+    // the JS it runs may detach the multi, which deletes this attachment.
     self->api_->flush(self->multi_);
   }
 
   static void OnTurn(Box* box) {
     if (box->owner == nullptr) return;
     auto* self = static_cast<Attachment*>(box->owner);
-    self->api_->flush(self->multi_);
     self->FreeDead();
+    // Last: the JS it runs may detach the multi, which deletes this attachment.
+    self->api_->flush(self->multi_);
   }
 
   Handles& handles_;
