@@ -3,7 +3,8 @@
 // model to copy for a loop of your own: the contract as the seed describes it (SocketCallback,
 // TimerCallback, multi.socketAction, multi.assign) and nothing else. The built-in adapters do the
 // same natively (multisock/loop.h); this one runs JavaScript for every socket event and timer
-// update, which is what a loop written in TypeScript does. Numbers refer to CONTRACT.md.
+// update, which is what a loop written in TypeScript does. Numbers are the multi-socket
+// contract's statements, as the conformance suite's messages cite them.
 //
 // Run the conformance suite on a copy: describeAdapterConformance('myloop', () => myloop).
 import {

@@ -266,14 +266,15 @@ class Attachment final : public multisock::uv::Owner {
       self->timer_armed_ = false;
     }
     self->api_->action(self->multi_, CURL_SOCKET_TIMEOUT, 0);
-    self->api_->flush(self->multi_);
+    self->api_->flush(self->multi_);  // last, as in OnTurn
   }
 
   static void OnTurn(Box* box) {
     if (box->owner == nullptr) return;
     auto* self = static_cast<Attachment*>(box->owner);
-    self->api_->flush(self->multi_);
     self->FreeDead();
+    // Last: the JS it runs may detach the multi, which deletes this attachment.
+    self->api_->flush(self->multi_);
   }
 
   Handles& handles_;
