@@ -222,7 +222,10 @@ describe('libuv adapter', () => {
 
   it('detach() unregisters everything, hands the multi back, and is idempotent; transfers wait for the next attachment', async () => {
     const attachment: LibuvAttachment = libuv.attach(multi);
-    const easies = [request('/stall'), request('/stall')];
+    // A timeout of their own keeps libcurl's timer armed while they wait (8.x deletes it
+    // otherwise, 7.88.1 not always).
+    const stall = () => request('/stall', (e) => e.setopt('TIMEOUT_MS', 10_000));
+    const easies = [stall(), stall()];
     const pending = easies.map((easy) => multi.perform(easy).catch((error: unknown) => error));
     try {
       await eventually(() => attachment.registrations === 2);
