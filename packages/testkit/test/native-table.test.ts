@@ -2,6 +2,7 @@
 // (test/support/table-rows.ts). adapter-libuv's table, and the testkit's own test adapter
 // (test/native/broken-loop.cc): without a mistake it passes every row, and each of its mistakes
 // fails the row that covers it, so every row is shown able to fail.
+import { Multi, Poll } from '@multisock/core';
 import { describe, expect, it } from 'vitest';
 import { addon, type NativeBreakage, packageLoop } from './native/index.js';
 import { describeTableRows, runTableRow, tableRows } from './support/table-rows.js';
@@ -86,4 +87,39 @@ describe('table rows catch broken tables', () => {
       ).rejects.toThrow(c.message);
     });
   }
+});
+
+describe('the test addon checks its arguments', () => {
+  type Loose = (...args: unknown[]) => unknown;
+  const Core = addon.ScriptedCore as unknown as new (...args: unknown[]) => Record<string, Loose>;
+
+  it('ScriptedCore refuses what is not a loop, a wrong receiver and bad script values', () => {
+    expect(() => new Core({})).toThrow(/native loop External/);
+    expect(() => new Core(42)).toThrow(TypeError);
+    const core = new Core(libuvLoop());
+    const socket = (Core as unknown as { prototype: Record<string, Loose> }).prototype.socket!;
+    expect(() => socket.call(new Multi(), 1, Poll.IN, 0)).toThrow(/Illegal invocation/);
+    expect(() => core.socket!(-1, Poll.IN)).toThrow(RangeError);
+    expect(() => core.socket!(1.5, Poll.IN)).toThrow(RangeError);
+    expect(() => core.socket!(3, 5)).toThrow(RangeError);
+    expect(() => core.socket!(3, Poll.IN, 4)).toThrow(RangeError);
+    expect(() => core.socket!('3', Poll.IN)).toThrow(TypeError);
+    expect(() => core.timer!(-2)).toThrow(RangeError);
+    expect(() => core.timer!(Number.NaN)).toThrow(RangeError);
+    expect(() => core.react!(1, 'x')).toThrow(TypeError);
+    expect(() => core.react!(1, [['bogus']])).toThrow(TypeError);
+    expect(() => core.react!(1, [['socket', 1, 9]])).toThrow(RangeError);
+    core.detach!();
+    expect(() => core.socket!(3, Poll.IN)).toThrow(/detached/);
+  });
+
+  it('brokenLoop and the fd helpers refuse bad values', () => {
+    const loose = addon as unknown as Record<string, Loose>;
+    expect(() => loose.brokenLoop!('nope')).toThrow(RangeError);
+    expect(() => loose.brokenLoop!(1)).toThrow(TypeError);
+    expect(() => loose.writeBytes!(-1, 1)).toThrow(RangeError);
+    expect(() => loose.writeBytes!(1, 0)).toThrow(RangeError);
+    expect(() => loose.closeFd!(1e12)).toThrow(RangeError);
+    expect(() => loose.drain!('x')).toThrow(TypeError);
+  });
 });

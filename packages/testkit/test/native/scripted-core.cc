@@ -16,6 +16,17 @@ namespace testkit {
 namespace {
 
 const napi_type_tag kLoopTag = {MULTISOCK_LOOP_TAG_LOWER, MULTISOCK_LOOP_TAG_UPPER};
+// Tags every ScriptedCore, so that its methods refuse another addon's wrapped object.
+const napi_type_tag kCoreTag = {0x7465737463726531ULL, 0x7363726970746564ULL};
+
+// Every method starts here: `this` must be a ScriptedCore (node-addon-api unwraps any wrapped
+// object, of whatever class).
+void CheckReceiver(const Napi::CallbackInfo& info) {
+  Napi::Value self = info.This();
+  if (!self.IsObject() || !self.As<Napi::Object>().CheckTypeTag(&kCoreTag)) {
+    throw Napi::TypeError::New(info.Env(), "Illegal invocation: not a ScriptedCore");
+  }
+}
 
 // Record kinds and flags (mirrored in test/native/index.ts).
 enum Kind : int32_t { kAction = 1, kFlush = 2, kSocket = 3, kTimer = 4, kClosed = 5, kDetach = 6 };
@@ -87,6 +98,7 @@ class ScriptedCore : public Napi::ObjectWrap<ScriptedCore> {
     }
     table_ = ref->table;
     loop_ = Napi::Persistent(loop);  // the External must outlive the attachment
+    info.This().As<Napi::Object>().TypeTag(&kCoreTag);
     Live().insert(this);
   }
 
@@ -173,6 +185,7 @@ class ScriptedCore : public Napi::ObjectWrap<ScriptedCore> {
   // socket(fd, what, flags): the table's socket function; returns what it returned.
   Napi::Value Socket(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
+    CheckReceiver(info);
     CheckAttached(env, "socket");
     const int32_t fd = ToInt(info[0], 0, INT32_MAX, "socket: fd");
     const int32_t what = ToInt(info[1], CURL_POLL_NONE, CURL_POLL_REMOVE, "socket: what");
@@ -186,6 +199,7 @@ class ScriptedCore : public Napi::ObjectWrap<ScriptedCore> {
   // timer(ms): the table's timer function (-1 disarms); returns what it returned.
   Napi::Value Timer(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
+    CheckReceiver(info);
     CheckAttached(env, "timer");
     const int32_t ms = ToInt(info[0], -1, INT32_MAX, "timer: ms");
     return Napi::Number::New(env, CallTimer(ms, kFromScript));
@@ -194,6 +208,7 @@ class ScriptedCore : public Napi::ObjectWrap<ScriptedCore> {
   // closed(fd): libcurl is about to close a TRACKED socket.
   Napi::Value Closed(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
+    CheckReceiver(info);
     CheckAttached(env, "closed");
     CallClosed(ToInt(info[0], 0, INT32_MAX, "closed: fd"), kFromScript);
     return env.Undefined();
@@ -202,6 +217,7 @@ class ScriptedCore : public Napi::ObjectWrap<ScriptedCore> {
   // stats(): { registrations, timerArmed }, or null when the table has no stats function.
   Napi::Value Stats(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
+    CheckReceiver(info);
     CheckAttached(env, "stats");
     if (table_->stats == nullptr) return env.Null();
     multisock_loop_stats stats{-1, -1};
@@ -214,6 +230,7 @@ class ScriptedCore : public Napi::ObjectWrap<ScriptedCore> {
 
   Napi::Value LastError(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
+    CheckReceiver(info);
     CheckAttached(env, "lastError");
     const char* error = table_->last_error != nullptr ? table_->last_error(state_) : nullptr;
     return error == nullptr ? env.Null() : Napi::String::New(env, error);
@@ -224,6 +241,7 @@ class ScriptedCore : public Napi::ObjectWrap<ScriptedCore> {
   // ['socket', fd, what, flags?], ['timer', ms] or ['closed', fd].
   Napi::Value React(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
+    CheckReceiver(info);
     CheckAttached(env, "react");
     const int32_t on = ToInt(info[0], -1, INT32_MAX, "react: fd");
     if (!info[1].IsArray()) throw Napi::TypeError::New(env, "react: steps must be an array");
@@ -259,6 +277,7 @@ class ScriptedCore : public Napi::ObjectWrap<ScriptedCore> {
   // take(): every record since the last call, 6 int32 each: [kind, a, b, c, d, origin].
   Napi::Value Take(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
+    CheckReceiver(info);
     Napi::Int32Array out = Napi::Int32Array::New(env, records_.size());
     std::copy(records_.begin(), records_.end(), out.Data());
     records_.clear();
@@ -269,6 +288,7 @@ class ScriptedCore : public Napi::ObjectWrap<ScriptedCore> {
   // with kAfterDetach.
   Napi::Value Detach(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
+    CheckReceiver(info);
     if (state_ == nullptr) return env.Undefined();
     void* state = state_;
     state_ = nullptr;
@@ -279,11 +299,13 @@ class ScriptedCore : public Napi::ObjectWrap<ScriptedCore> {
   }
 
   Napi::Value GetName(const Napi::CallbackInfo& info) {
+    CheckReceiver(info);
     return Napi::String::New(info.Env(),
                              table_ != nullptr && table_->name != nullptr ? table_->name : "");
   }
 
   Napi::Value GetDetached(const Napi::CallbackInfo& info) {
+    CheckReceiver(info);
     return Napi::Boolean::New(info.Env(), state_ == nullptr);
   }
 
