@@ -2,13 +2,29 @@ import { readdirSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { CSelect, CurlCode, CurlError, Easy, Multi, SOCKET_TIMEOUT } from '@multisock/core';
-import { openHandleCount } from '@multisock/libuv-bindings';
+import {
+  CSelect,
+  CurlCode,
+  CurlError,
+  CurlMultiError,
+  Easy,
+  Multi,
+  NativeTrace,
+  Poll,
+  SOCKET_TIMEOUT,
+} from '@multisock/core';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type LibuvAttachment, libuv } from '../src/index.js';
 
+// The adapter runs natively (native/libuv.cc): libcurl's socket and timer callbacks never reach
+// JavaScript, so these tests read what happened from the core's trace of the native loop
+// (multi.traceNativeLoop / takeNativeTrace) and from the attachment's own view (registrations,
+// timerArmed, detached). The adapter's uv handles are its addon's own: the testkit's scripted
+// driver (packages/testkit/test/native-table.test.ts) counts them on Node's loop.
+//
 // A plain node:http server (the testkit's servers would make a dependency cycle):
-// /stall never answers, /reset resets the connection, anything else echoes its path.
+// /stall never answers, /later answers after 400 ms, /reset resets the connection, anything
+// else echoes its path.
 let server: http.Server;
 let base = '';
 const stalled = new Set<http.ServerResponse>();
@@ -18,6 +34,8 @@ beforeAll(async () => {
     if (req.url === '/stall') {
       stalled.add(res);
       res.on('close', () => stalled.delete(res));
+    } else if (req.url === '/later') {
+      setTimeout(() => res.end('hello /later'), 400);
     } else if (req.url === '/reset') {
       req.socket.resetAndDestroy();
     } else {
@@ -47,19 +65,18 @@ async function eventually(check: () => boolean, timeoutMs = 3000): Promise<void>
 }
 
 let fds = 0;
-let handles = 0;
 let multi: Multi;
 beforeEach(async () => {
   await sleep(10);
   fds = openFds();
-  handles = openHandleCount();
   multi = new Multi();
+  multi.traceNativeLoop(true);
 });
 afterEach(async () => {
   multi.close();
   server.closeIdleConnections();
   for (const res of stalled) res.destroy();
-  await eventually(() => openFds() === fds && openHandleCount() === handles);
+  await eventually(() => openFds() <= fds);
 });
 
 function request(path: string, setup?: (easy: Easy) => void): Easy {
@@ -80,37 +97,55 @@ async function get(path: string): Promise<string> {
   }
 }
 
-/** Records the adapter's socketAction calls on their way to the real method (which is
- * read-only on the prototype, so the recorder is defined on the instance). */
-function recordActions(target: Multi): Array<[number, number]> {
-  const actions: Array<[number, number]> = [];
-  const socketAction = target.socketAction.bind(target);
-  Object.defineProperty(target, 'socketAction', {
-    value: (fd: number, bits: number) => {
-      actions.push([fd, bits]);
-      return socketAction(fd, bits);
-    },
-  });
-  return actions;
+type Record =
+  | { kind: 'socket'; fd: number; what: number; flags: number; registrations: number }
+  | { kind: 'timer'; ms: number; armed: number }
+  | { kind: 'action'; fd: number; bits: number; flags: number }
+  | { kind: 'turn' };
+
+/** The core's trace of the native loop since the last call (NativeTrace's record layout). */
+function trace(target: Multi = multi): Record[] {
+  const raw = target.takeNativeTrace();
+  const out: Record[] = [];
+  for (let i = 0; i + NativeTrace.FIELDS <= raw.length; i += NativeTrace.FIELDS) {
+    const [kind, a, b, c, d] = [raw[i]!, raw[i + 1]!, raw[i + 2]!, raw[i + 3]!, raw[i + 4]!];
+    if (kind === NativeTrace.SOCKET) out.push({ kind: 'socket', fd: a, what: b, flags: c, registrations: d });
+    if (kind === NativeTrace.TIMER) out.push({ kind: 'timer', ms: a, armed: d });
+    if (kind === NativeTrace.ACTION) out.push({ kind: 'action', fd: a, bits: b, flags: c });
+    if (kind === NativeTrace.TURN) out.push({ kind: 'turn' });
+  }
+  return out;
 }
 
+const actionsOf = (records: Record[]) =>
+  records.filter((r): r is Extract<Record, { kind: 'action' }> => r.kind === 'action');
+
 describe('libuv adapter', () => {
-  it('runs a GET on Node’s loop and passes only CSelect bits to socketAction', async () => {
+  it('runs a GET natively: readiness reaches socket_action as CSelect bits, with no JavaScript', async () => {
     const attachment = libuv.attach(multi);
     expect(libuv.name).toBe('libuv');
-    const actions = recordActions(multi);
+    expect(multi.nativeLoop).toBe('libuv');
+    expect(attachment.loop).toBe('libuv');
     expect(await get('/one')).toBe('hello /one');
-    expect(actions.some(([fd, bits]) => fd >= 0 && bits & CSelect.IN)).toBe(true);
-    expect(actions.some(([fd, bits]) => fd >= 0 && bits & CSelect.OUT)).toBe(true);
-    for (const [fd, bits] of actions) {
-      expect(bits & ~(CSelect.IN | CSelect.OUT | CSelect.ERR)).toBe(0);
-      if (fd === SOCKET_TIMEOUT) expect(bits).toBe(0);
+    const records = trace();
+    const actions = actionsOf(records);
+    expect(actions.some((a) => a.fd >= 0 && a.bits & CSelect.IN)).toBe(true);
+    expect(actions.some((a) => a.fd >= 0 && a.bits & CSelect.OUT)).toBe(true);
+    for (const a of actions) {
+      expect(a.bits & ~(CSelect.IN | CSelect.OUT | CSelect.ERR)).toBe(0);
+      if (a.fd === SOCKET_TIMEOUT) expect(a.bits).toBe(0);
+      // Made by the native loop, never refused (none from inside a libcurl callback), none by JS.
+      expect(a.flags).toBe(0);
     }
-    // the connection sits idle in libcurl's cache: REMOVEd, so nothing is watched
+    // The transfer was delivered on one of the loop's turns (api->flush).
+    expect(records.some((r) => r.kind === 'turn')).toBe(true);
+    // No JavaScript callback is installed: the core refuses one while the loop drives the multi.
+    expect(() => multi.setopt('SOCKETFUNCTION', () => 0)).toThrow(/driven by the native libuv adapter/);
+    // The connection sits idle in libcurl's cache: REMOVEd, so nothing is watched.
     expect(attachment.registrations).toBe(0);
   });
 
-  it('runs 200 GETs with 16 in flight', async () => {
+  it('runs 200 GETs with 16 in flight; its registrations follow libcurl’s interest after every callback', async () => {
     const attachment = libuv.attach(multi);
     let next = 0;
     let inFlight = 0;
@@ -131,9 +166,20 @@ describe('libuv adapter', () => {
     expect(maxInFlight).toBe(16);
     expect(bodies).toEqual(Array.from({ length: 200 }, (_, n) => `hello /${n}`));
     expect(attachment.registrations).toBe(0);
+    // After each socket callback the adapter's count (in the trace) is what libcurl watches.
+    const interest = new Set<number>();
+    let callbacks = 0;
+    for (const r of trace()) {
+      if (r.kind !== 'socket') continue;
+      callbacks++;
+      if (r.what === Poll.REMOVE) interest.delete(r.fd);
+      else interest.add(r.fd);
+      expect(r.registrations).toBe(interest.size);
+    }
+    expect(callbacks).toBeGreaterThan(16);
   });
 
-  it('drives libcurl’s timeouts through its Timer', async () => {
+  it('drives libcurl’s timeouts through its timer', async () => {
     const attachment = libuv.attach(multi);
     const easy = request('/stall', (e) => e.setopt('TIMEOUT_MS', 200));
     const started = Date.now();
@@ -146,6 +192,11 @@ describe('libuv adapter', () => {
       expect((error as CurlError).code).toBe(CurlCode.OPERATION_TIMEDOUT);
       expect(Date.now() - started).toBeGreaterThanOrEqual(190);
       expect(attachment.registrations).toBe(0);
+      const records = trace();
+      // Every value armed the one timer (-1 disarmed it), and the timeout fired through it.
+      for (const r of records) if (r.kind === 'timer') expect(r.armed).toBe(r.ms >= 0 ? 1 : 0);
+      expect(records.some((r) => r.kind === 'timer' && r.ms >= 150)).toBe(true);
+      expect(actionsOf(records).some((a) => a.fd === SOCKET_TIMEOUT)).toBe(true);
     } finally {
       easy.close();
     }
@@ -153,14 +204,14 @@ describe('libuv adapter', () => {
 
   it('reports a reset connection as CSelect.ERR | IN (uv_poll error), fails it, and keeps working', async () => {
     const attachment = libuv.attach(multi);
-    const actions = recordActions(multi);
     const easy = request('/reset');
     try {
       const error = await multi.perform(easy).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(CurlError);
       // RST polls as POLLERR: libuv reports status < 0 and the adapter passes CSelect.ERR with
       // the direction it watched (IN), so libcurl reads and sees the reset (statement 27).
-      expect(actions.some(([fd, bits]) => fd >= 0 && bits === (CSelect.ERR | CSelect.IN))).toBe(true);
+      const actions = actionsOf(trace());
+      expect(actions.some((a) => a.fd >= 0 && a.bits === (CSelect.ERR | CSelect.IN))).toBe(true);
       expect((error as CurlError).code).toBe(CurlCode.RECV_ERROR);
     } finally {
       easy.close();
@@ -169,28 +220,59 @@ describe('libuv adapter', () => {
     expect(await get('/after-reset')).toBe('hello /after-reset');
   });
 
-  it('detach() unregisters everything, unsets the callbacks, and is idempotent', async () => {
+  it('detach() unregisters everything, hands the multi back, and is idempotent; transfers wait for the next attachment', async () => {
     const attachment: LibuvAttachment = libuv.attach(multi);
-    const easies = [request('/stall'), request('/stall')];
+    // A timeout of their own keeps libcurl's timer armed while they wait (8.x deletes it
+    // otherwise, 7.88.1 not always).
+    const stall = () => request('/stall', (e) => e.setopt('TIMEOUT_MS', 10_000));
+    const easies = [stall(), stall()];
     const pending = easies.map((easy) => multi.perform(easy).catch((error: unknown) => error));
     try {
       await eventually(() => attachment.registrations === 2);
       expect(attachment.timerArmed).toBe(true);
       attachment.detach();
       expect(attachment).toMatchObject({ registrations: 0, timerArmed: false, detached: true });
+      expect(multi.nativeLoop).toBe(null);
       attachment.detach();
       expect(attachment.detached).toBe(true);
-      // libcurl no longer calls the adapter: a new transfer's timer goes nowhere
+      trace();
+      // Nothing drives the multi now: perform() refuses, and libcurl's callbacks reach no loop.
       const late = request('/late');
       easies.push(late);
-      pending.push(multi.perform(late).catch((error: unknown) => error));
+      await expect(multi.perform(late)).rejects.toThrow(/nothing drives this Multi/);
+      multi.addHandle(late);
       await sleep(50);
-      expect(attachment).toMatchObject({ registrations: 0, timerArmed: false });
-      expect(openHandleCount()).toBe(handles);
+      expect(trace()).toEqual([]);
+      expect(multi.infoRead()).toBe(null);
+      // A new attachment starts what was added meanwhile (the core kicks its timer).
+      const again = libuv.attach(multi);
+      await eventually(() => multi.infoRead()?.easy === late);
+      expect(late.takeBody().toString()).toBe('hello /late');
       multi.close();
+      expect(again).toMatchObject({ registrations: 0, timerArmed: false, detached: true });
       for (const error of await Promise.all(pending)) expect(error).toBeInstanceOf(Error);
     } finally {
       for (const easy of easies) easy.close();
+    }
+  });
+
+  // Known to fail: libcurl calls the socket callback only when a socket's interest changes
+  // (CONTRACT 5), so the sockets of transfers in flight at detach() are never announced to the
+  // next attachment, and those transfers wait forever. The core would have to announce them
+  // again at attach (it sees every what it passes on). When it does, make this a plain it().
+  it.fails('a transfer in flight at detach() finishes under the next attachment', async () => {
+    const first = libuv.attach(multi);
+    const easy = request('/later');
+    try {
+      multi.addHandle(easy);
+      await eventually(() => first.registrations === 1); // waiting for the answer
+      first.detach();
+      libuv.attach(multi);
+      await eventually(() => multi.infoRead()?.easy === easy, 1500);
+      expect(easy.takeBody().toString()).toBe('hello /later');
+    } finally {
+      multi.close();
+      easy.close();
     }
   });
 
@@ -202,20 +284,23 @@ describe('libuv adapter', () => {
       await eventually(() => attachment.registrations === 8);
       multi.close();
       expect(attachment).toMatchObject({ registrations: 0, timerArmed: false, detached: true });
-      for (const error of await Promise.all(pending)) expect(error).toBeInstanceOf(Error);
+      for (const error of await Promise.all(pending)) expect(error).toBeInstanceOf(CurlMultiError);
       attachment.detach(); // after close: a no-op, no throw
     } finally {
       for (const easy of easies) easy.close();
     }
   });
 
-  it('refuses a second attachment, a closed Multi and a non-Multi; attaches again after detach', async () => {
+  it('refuses a second attachment, JavaScript callbacks, a closed Multi and a non-Multi; attaches again after detach', async () => {
     const first = libuv.attach(multi);
     expect(() => libuv.attach(multi)).toThrow(/already attached/);
     first.detach();
     const second = libuv.attach(multi);
     expect(await get('/again')).toBe('hello /again');
     second.detach();
+    multi.setopt('TIMERFUNCTION', () => 0);
+    expect(() => libuv.attach(multi)).toThrow(/TIMERFUNCTION is set/);
+    multi.setopt('TIMERFUNCTION', null);
     const closed = new Multi();
     closed.close();
     expect(() => libuv.attach(closed)).toThrow(/closed/);

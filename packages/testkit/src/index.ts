@@ -15,4 +15,11 @@ export {
   startConformanceEnvironment,
 } from './conformance.js';
 export { driveReactor, type Reactor, type ReactorDriverOptions } from './reactor-driver.js';
+export {
+  cselectFor,
+  pollEventsFor,
+  ReferenceAttachment,
+  referenceAdapter,
+  WatchedSocket,
+} from './reference-adapter.js';
 export * from './servers/index.js';

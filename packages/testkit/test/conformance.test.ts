@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import type { LoopAdapter } from '@multisock/core';
 import { describe, it } from 'vitest';
-import { describeAdapterConformance, driveReactor, type Reactor } from '../src/index.js';
+import { describeAdapterConformance, driveReactor, type Reactor, referenceAdapter } from '../src/index.js';
 
 // Each adapter runs once its package is built; one that is not gets a visible skipped test
 // saying so, never a stand-in. The specifiers are variables so this file type-checks before
@@ -17,6 +17,10 @@ function notBuilt(name: string, pkg: string): void {
     it.skip(`${name}: ${pkg} is not built (no dist/index.js)`, () => {});
   });
 }
+
+// The reference adapter in plain TypeScript (src/reference-adapter.ts): the model a new loop
+// copies, on the seed's JS-callback contract.
+describeAdapterConformance('reference', () => referenceAdapter);
 
 const uv = await load<{ libuv: LoopAdapter }>('@multisock/adapter-libuv');
 if (uv) describeAdapterConformance('libuv', () => uv.libuv);

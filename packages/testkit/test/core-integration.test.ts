@@ -3,9 +3,24 @@
 import { createHash } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
 import { libuv } from '@multisock/adapter-libuv';
-import { CurlError, CurlMultiError, Easy, Multi, Poll, type SocketCallback } from '@multisock/core';
+import {
+  CurlError,
+  CurlMultiError,
+  Easy,
+  Multi,
+  NativeTrace,
+  Poll,
+  type SocketCallback,
+} from '@multisock/core';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { expectFdsBack, openFdCount, patternBytes, startHttpServer, type TestServer } from '../src/index.js';
+import {
+  expectFdsBack,
+  openFdCount,
+  patternBytes,
+  referenceAdapter,
+  startHttpServer,
+  type TestServer,
+} from '../src/index.js';
 
 let server: TestServer;
 let baseline = 0;
@@ -114,19 +129,20 @@ describe('core over adapter-libuv and uWebSockets.js', () => {
     easy.close();
   });
 
-  it('a reused keep-alive socket is announced again with socketp null (statement 12)', async () => {
+  it('a reused keep-alive socket is announced again with socketp null (statement 12): JS callbacks', async () => {
+    // The seed's contract, seen by a TypeScript adapter (the reference adapter assigns socketp).
     const multi = new Multi();
     const calls = recordSockets(multi);
-    libuv.attach(multi);
+    referenceAdapter.attach(multi);
     const before = server.connections;
     const easy = get('/small');
     await multi.perform(easy);
     await multi.perform(easy);
     expect(server.connections - before).toBe(1);
     const socket = calls[0]!.socket;
-    const removes = calls.filter((c) => c.what === Poll.REMOVE);
-    expect(removes.length).toBeGreaterThanOrEqual(1);
-    const firstRemove = calls.findIndex((c) => c.what === Poll.REMOVE);
+    expect(calls[0]!.socketp).toBe(null);
+    const firstRemove = calls.findIndex((c) => c.socket === socket && c.what === Poll.REMOVE);
+    expect(firstRemove).toBeGreaterThan(0);
     const reannounce = calls
       .slice(firstRemove + 1)
       .find((c) => c.socket === socket && c.what !== Poll.REMOVE);
@@ -134,6 +150,39 @@ describe('core over adapter-libuv and uWebSockets.js', () => {
     expect(reannounce!.socketp).toBe(null);
     // Every announcement after the first of each registration carries the adapter's context.
     expect(calls.filter((c) => c.what !== Poll.REMOVE && c.socketp !== null).length).toBeGreaterThan(0);
+    multi.close();
+    easy.close();
+  });
+
+  it('a reused keep-alive socket is announced again as fresh (statement 12): native loop', async () => {
+    // Under a native loop the core keeps socketp; its trace says which announcements found none
+    // (NativeTrace.SOCKET_FRESH, MULTISOCK_SOCKET_FRESH for the adapter).
+    const multi = new Multi();
+    multi.traceNativeLoop(true);
+    libuv.attach(multi);
+    const before = server.connections;
+    const easy = get('/small');
+    await multi.perform(easy);
+    await multi.perform(easy);
+    expect(server.connections - before).toBe(1);
+    const calls: Array<{ socket: number; what: number; fresh: boolean }> = [];
+    const trace = multi.takeNativeTrace();
+    for (let i = 0; i + NativeTrace.FIELDS <= trace.length; i += NativeTrace.FIELDS) {
+      if (trace[i] !== NativeTrace.SOCKET) continue;
+      const fresh = (trace[i + 3]! & NativeTrace.SOCKET_FRESH) !== 0;
+      calls.push({ socket: trace[i + 1]!, what: trace[i + 2]!, fresh });
+    }
+    const socket = calls[0]!.socket;
+    expect(calls[0]!.fresh).toBe(true);
+    const firstRemove = calls.findIndex((c) => c.socket === socket && c.what === Poll.REMOVE);
+    expect(firstRemove).toBeGreaterThan(0);
+    const reannounce = calls
+      .slice(firstRemove + 1)
+      .find((c) => c.socket === socket && c.what !== Poll.REMOVE);
+    expect(reannounce).toBeDefined();
+    expect(reannounce!.fresh).toBe(true);
+    // Within a registration the later announcements are not fresh.
+    expect(calls.filter((c) => c.what !== Poll.REMOVE && !c.fresh).length).toBeGreaterThan(0);
     multi.close();
     easy.close();
   });
