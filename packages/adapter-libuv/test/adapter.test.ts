@@ -256,11 +256,10 @@ describe('libuv adapter', () => {
     }
   });
 
-  // Known to fail: libcurl calls the socket callback only when a socket's interest changes
-  // (CONTRACT 5), so the sockets of transfers in flight at detach() are never announced to the
-  // next attachment, and those transfers wait forever. The core would have to announce them
-  // again at attach (it sees every what it passes on). When it does, make this a plain it().
-  it.fails('a transfer in flight at detach() finishes under the next attachment', async () => {
+  // libcurl calls the socket callback only when a socket's interest changes
+  // (docs/contract.md#whole-interest-set): the core announces the sockets of transfers in flight
+  // again to the next attachment, or they would wait forever.
+  it('a transfer in flight at detach() finishes under the next attachment', async () => {
     const first = libuv.attach(multi);
     const easy = request('/later');
     try {

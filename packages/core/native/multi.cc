@@ -216,6 +216,13 @@ void MultiHandle::NativeTimer(long timeoutMs) {
 
 int MultiHandle::OnSocket(CURL* easy, curl_socket_t socket, int what, void* userp, void* socketp) {
   auto* self = static_cast<MultiHandle*>(userp);
+  // What libcurl watches, whoever drives the multi: libcurl only ever reports changes, so a loop
+  // attached later is told the current set (AttachLoop).
+  if (what == CURL_POLL_REMOVE) {
+    self->watched_.erase(socket);
+  } else {
+    self->watched_[socket] = what;
+  }
   if (self->loop_ != nullptr) {
     self->NativeSocket(easy, socket, what, socketp);
     return 0;  // never -1 (docs/contract.md#a-failing-callback)
@@ -305,7 +312,8 @@ int MultiHandle::OnCloseSocket(void* userp, curl_socket_t socket) {
 
 int MultiHandle::ApiAction(multisock_multi* multi, curl_socket_t socket, int bits) {
   auto* self = reinterpret_cast<MultiHandle*>(multi);
-  if (self->multi_ == nullptr) return CURLM_BAD_HANDLE;
+  // Closed, or no native loop any more: an adapter must not act after detach.
+  if (self->multi_ == nullptr || self->loop_ == nullptr) return CURLM_BAD_HANDLE;
   if (self->depth_ > 0) {
     // From inside a socket or timer function: libcurl would refuse it too.
     if (self->tracing_) self->Trace(kTraceAction, socket, bits, kActionRefused, 0);
@@ -763,7 +771,13 @@ Napi::Value MultiHandle::AttachLoop(const Napi::CallbackInfo& info) {
   asyncContext_ = std::make_unique<Napi::AsyncContext>(env, "multisock.done", Value());
   // While attached the multi is pinned, as JS callbacks pin it: the loop calls into it.
   Ref();
-  // Transfers added before the attach announced their timer to nobody: start them now.
+  // Sockets libcurl announced before the attach (to a previous attachment, or to nobody) are
+  // announced again, as new: libcurl will not repeat them. Then the timer runs the transfers.
+  std::vector<std::pair<curl_socket_t, int>> watched(watched_.begin(), watched_.end());
+  for (const auto& [socket, what] : watched) {
+    curl_multi_assign(multi_, socket, nullptr);  // so NativeSocket sees it as fresh
+    NativeSocket(nullptr, socket, what, nullptr);
+  }
   if (!added_.empty()) NativeTimer(0);
   return env.Undefined();
 }
@@ -849,6 +863,7 @@ void MultiHandle::CloseHandle() {
   // stay registered with any loop.
   ReleaseLoop();
   openSockets_.clear();
+  watched_.clear();
   socketps_.clear();
   socketFunction_.Reset();
   timerFunction_.Reset();

@@ -133,6 +133,8 @@ class MultiHandle : public Napi::ObjectWrap<MultiHandle> {
   // (MULTISOCK_SOCKET_TRACKED). Entries of the others may go stale; they are never trusted.
   std::unordered_map<curl_socket_t, bool> openSockets_;
   std::string injectedFailure_;  // see FailNextNativeSocket
+  // fd -> the what-bits libcurl last announced for it, REMOVEd ones gone (see OnSocket).
+  std::unordered_map<curl_socket_t, int> watched_;
 
   // The native loop adapter driving this multi, while attached.
   const multisock_loop* loop_ = nullptr;

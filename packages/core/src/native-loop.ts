@@ -87,8 +87,9 @@ export class NativeLoopAttachment implements LoopAttachment {
   }
 
   /** Drops every registration and the timer; the multi can then be attached again. Transfers
-   * in progress stay added and wait for the next attachment. Idempotent; throws
-   * CURLM_RECURSIVE_API_CALL inside a libcurl callback. */
+   * in progress stay added, and the core announces their sockets to the next native attachment
+   * (libcurl only reports changes). Idempotent; throws CURLM_RECURSIVE_API_CALL inside a libcurl
+   * callback. */
   detach(): void {
     if (this.#detached) return;
     if (!this.#multi.closed) this.#detach();
