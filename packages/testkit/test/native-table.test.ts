@@ -10,6 +10,12 @@ import { describeTableRows, runTableRow, tableRows } from './support/table-rows.
 const libuvLoop = () => packageLoop('@multisock/adapter-libuv', 'multisock_libuv.node');
 describeTableRows('libuv', libuvLoop, { uvPollPerSocket: true, keepsTrackedHandles: true });
 
+// The epoll adapter's nested table: one epoll set per attach, READ and WRITE of an fd in one
+// action (adapter-core's poller loop). (kqueue's table runs the same rows through its own
+// package's emulation: adapter-core/test/script.)
+const epollLoop = () => packageLoop('@multisock/adapter-epoll', 'multisock_epoll.node');
+describeTableRows('epoll', epollLoop, { coalescesReadiness: true });
+
 describeTableRows('testkit-uv', () => addon.brokenLoop('none'), {
   uvPollPerSocket: true,
   keepsTrackedHandles: true,
