@@ -4,7 +4,7 @@ import type { Easy } from '../easy.js';
 import { CurlError, CurlMultiError } from '../errors.js';
 import { Multi } from '../multi.js';
 import { ResponseBody } from './body-stream.js';
-import { changedOptions, optionsFor } from './easy-options.js';
+import { changedOptions, optionsFor, withCurlOptions } from './easy-options.js';
 import { EasyPool, type PooledEasy } from './easy-pool.js';
 import { parseLastHeaderBlock, type ResponseHeaders } from './headers.js';
 import {
@@ -113,6 +113,8 @@ export class Client {
       throw new TypeError(`Client: timings must be a boolean, got ${describe(options.timings)}`);
     }
     this.#timings = options.timings ?? true;
+    // Checked (on a scratch handle) before the Multi exists: a refused option leaks nothing.
+    const base = withCurlOptions(optionsFor(this.#defaults), options.curlOptions);
     this.loop = String(loop.name);
     this.#multi = new Multi();
     try {
@@ -122,7 +124,7 @@ export class Client {
       this.#multi.close();
       throw error;
     }
-    this.#pool = new EasyPool(optionsFor(this.#defaults), maxIdleHandles);
+    this.#pool = new EasyPool(base, maxIdleHandles);
   }
 
   /** True once close() was called: new requests are refused. */
