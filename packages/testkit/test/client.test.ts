@@ -560,6 +560,17 @@ describe.each(adapters)('Client over $name', ({ name, adapter }) => {
       const redirected = await client.stream(`${http.url}/redirect/2`);
       expect(redirected.url).toBe(`${http.url}/redirect/0`);
       expect(await redirected.text()).toBe('done');
+      // The phases up to the headers, the redirects' time included; none with timings: false.
+      const t = redirected.timings!;
+      expect(t.redirect).toBeGreaterThan(0);
+      expect(t.firstByte).toBeGreaterThanOrEqual(t.preTransfer);
+      expect(t.total).toBeGreaterThanOrEqual(t.redirect);
+      expect(res.timings!.firstByte).toBeGreaterThan(0);
+      await client.close();
+      open({ timings: false });
+      const untimed = await client.stream(`${http.url}/small`);
+      expect(untimed.timings).toBeNull();
+      await untimed.buffer();
     });
 
     it(`${name}: a 100 MiB body through a slow consumer stays in bounded memory`, {

@@ -216,13 +216,14 @@ export class Client {
       const atHead = () => {
         if (headSent || following) return;
         const easy = t.pooled.easy;
-        const taken = takeResponse(easy, false, false);
+        const taken = takeResponse(easy, this.#timings, false);
         const raw = t.headerChunks ? Buffer.concat(t.headerChunks, t.headerBytes) : taken.headers;
         const info = taken.info;
         const headers = parseLastHeaderBlock(raw);
         if (isRedirect(info.status) && t.defaults.followRedirects) {
           const location = headers.getAll('location')[0];
           if (location !== undefined) {
+            info.timings = null; // a hop's time is read once its transfer is over (#follow)
             following = { info, location };
             return;
           }
@@ -486,6 +487,7 @@ export class Client {
       info.url ?? t.url,
       chain ? chain.hops : info.redirects,
       connects,
+      chain && info.timings ? chain.totalTimings(info.timings) : info.timings,
     );
   }
 
