@@ -48,8 +48,11 @@ export class Latency {
 
   summary(): LatencySummary {
     const h = this.#hdr;
-    const ms = (us: number) => Math.round(us) / 1000;
     if (h.totalCount === 0) return { count: 0, min: 0, mean: 0, p50: 0, p90: 0, p99: 0, p999: 0, max: 0 };
+    // A percentile is its bucket's highest value, which can sit a microsecond above the
+    // largest value recorded: never report one above the max.
+    const max = h.maxValue;
+    const ms = (us: number) => Math.round(Math.min(us, max)) / 1000;
     return {
       count: h.totalCount,
       min: ms(h.minNonZeroValue),
@@ -58,7 +61,7 @@ export class Latency {
       p90: ms(h.getValueAtPercentile(90)),
       p99: ms(h.getValueAtPercentile(99)),
       p999: ms(h.getValueAtPercentile(99.9)),
-      max: ms(h.maxValue),
+      max: ms(max),
     };
   }
 
