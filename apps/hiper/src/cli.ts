@@ -26,6 +26,11 @@ import type { Summary } from './stats/summary.js';
 import type { FetchContext } from './transfer/context.js';
 import { TempFiles } from './transfer/temp-files.js';
 
+// Saving bodies: creating a file costs more than a small transfer, and the disk work runs on
+// libuv's thread pool; 4 threads (its default) leave the disk idle while transfers wait. Read
+// when the pool first starts, which is after this line (nothing above queues work to it).
+process.env.UV_THREADPOOL_SIZE ??= '16';
+
 /** Exit statuses (README): every request succeeded, some failed, bad arguments, and a run
  * stopped by a signal (128 + its number) after its summary. */
 export const EXIT = { OK: 0, FAILED: 1, USAGE: 2, SIGINT: 130, SIGTERM: 143 } as const;

@@ -36,7 +36,8 @@ describe('load modes', () => {
     expect(s.mode).toBe('duration');
     expect(s.requests).toBeGreaterThan(100);
     expect(s.durationMs).toBeGreaterThanOrEqual(1000);
-    expect(s.durationMs).toBeLessThan(1500);
+    // The last requests drain after the second is up (slower on a busy machine).
+    expect(s.durationMs).toBeLessThan(2500);
     expect(http.requests - before).toBe(s.requests);
     expect(Math.abs(s.statuses[200]! - s.requests)).toBe(0);
   });

@@ -3,7 +3,7 @@
 // transfer leaves nothing under FILE; with -C - its FILE.part stays for the next run to resume
 // with a Range request.
 import { constants } from 'node:fs';
-import { access, mkdir, open, rename, stat } from 'node:fs/promises';
+import { access, mkdir, open, rename, stat, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { RequestOptions, StreamResponse } from '@multisock/core';
 import { errorInfo, HiperError, httpFailure, type Outcome, WRITE_ERROR } from '../outcome.js';
@@ -153,19 +153,8 @@ export async function download(ctx: FetchContext, job: Job, o: Outcome, whole = 
   }
   const resumable = config.resume;
   if (!resumable) temp.add(part);
-  let written = 0;
   try {
-    const file = await open(part, append ? 'a' : 'w');
-    try {
-      // The Client pauses the transfer while this loop waits for the disk.
-      for await (const chunk of res.body) {
-        await file.write(chunk as Buffer);
-        written += (chunk as Buffer).length;
-      }
-    } finally {
-      o.bytes = written;
-      await file.close();
-    }
+    o.bytes = await save(res, part, append);
   } catch (error) {
     res.body.destroy();
     // The disk's errors have a syscall; the transfer's are CurlErrors.
@@ -183,4 +172,44 @@ export async function download(ctx: FetchContext, job: Job, o: Outcome, whole = 
     o.error = fileError('rename', part, error);
     if (!resumable) await temp.remove(part);
   }
+}
+
+/** A body up to this size is gathered first and written in one go; a larger one is streamed
+ * to the file as it comes. */
+const SMALL_BODY = 64 * 1024;
+
+/**
+ * Writes the body to `path` and returns its length. A small body (most of a mirror job) is
+ * written in one writeFile; a larger one goes through a FileHandle chunk by chunk, and the
+ * Client pauses the transfer while a write waits for the disk, so memory stays bounded. The
+ * disk work runs on libuv's thread pool, beside the transfers: creating a file costs 0.1-0.4
+ * ms on this machine's disk, more than a small transfer.
+ */
+async function save(res: StreamResponse, path: string, append: boolean): Promise<number> {
+  const chunks = res.body[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+  const head: Buffer[] = [];
+  let size = 0;
+  for (;;) {
+    const next = await chunks.next();
+    if (next.done) {
+      await writeFile(path, head.length === 1 ? head[0]! : Buffer.concat(head, size), {
+        flag: append ? 'a' : 'w',
+      });
+      return size;
+    }
+    head.push(next.value);
+    size += next.value.length;
+    if (size >= SMALL_BODY) break;
+  }
+  const file = await open(path, append ? 'a' : 'w');
+  try {
+    for (const chunk of head) await file.write(chunk);
+    for (let next = await chunks.next(); !next.done; next = await chunks.next()) {
+      await file.write(next.value);
+      size += next.value.length;
+    }
+  } finally {
+    await file.close();
+  }
+  return size;
 }
