@@ -157,7 +157,9 @@ describe('output', () => {
     const run = await hiper([
       `${http.url}/small`,
       `${http.url}/status/404`,
-      `http://localhost:${http.port}/small`,
+      `http://hiper-b.test:${http.port}/small`,
+      '--resolve',
+      `hiper-b.test:${http.port}:127.0.0.1`,
       '-n',
       '30',
       '-q',
@@ -167,7 +169,7 @@ describe('output', () => {
       /^statuses:\n {2}status\s+requests\s+share\n {2}200\s+20\s+66\.7%\n {2}404\s+10\s+33\.3%$/m,
     );
     expect(run.stdout).toMatch(new RegExp(`^ {2}127\\.0\\.0\\.1:${http.port}\\s+20\\s+0\\s+`, 'm'));
-    expect(run.stdout).toMatch(new RegExp(`^ {2}localhost:${http.port}\\s+10\\s+0\\s+`, 'm'));
+    expect(run.stdout).toMatch(new RegExp(`^ {2}hiper-b\\.test:${http.port}\\s+10\\s+0\\s+`, 'm'));
     expect(run.stdout).toMatch(/^latency:\n( {2}.+ ms - .+ ms {2}█+ *[\d,]+\n?)+/m);
     expect(run.stdout).toMatch(/latency p99\.9\s+[\d.]+ ms/);
   });
