@@ -160,6 +160,35 @@ function target(
   return { name, scenario: summary.name, client, value, threshold, atMost, pass, detail };
 }
 
+/** `client`'s median rate against another program's, in a 'tool' scenario. */
+function toolTarget(
+  summary: ScenarioSummary | undefined,
+  client: ClientId,
+  against: ClientId,
+  threshold: number,
+  name: string,
+): Target | null {
+  const cell = summary?.cells.find((x) => x.client === client);
+  const ref = summary?.cells.find((x) => x.client === against);
+  if (!summary || !cell || !ref || cell.unavailable !== null || ref.unavailable !== null) return null;
+  const a = cell.runs.length > 0 ? cell.median.reqPerSec : undefined;
+  const b = ref.runs.length > 0 ? ref.median.reqPerSec : undefined;
+  const value = a !== undefined && b !== undefined && b > 0 ? a / b : null;
+  const unit = summary.name === 'files-5k' ? 'files/s' : 'req/s';
+  const fmt = (v: number | undefined) => (v === undefined || Number.isNaN(v) ? 'n/a' : v.toFixed(0));
+  const detail = `${client} ${fmt(a)} vs ${against} ${fmt(b)} ${unit}`;
+  return {
+    name,
+    scenario: summary.name,
+    client,
+    value,
+    threshold,
+    atMost: false,
+    pass: value !== null && value >= threshold,
+    detail,
+  };
+}
+
 /** DESIGN.md's performance targets, for every cell this run measured. */
 export function targets(summaries: ScenarioSummary[]): Target[] {
   const out: Target[] = [];
@@ -179,6 +208,13 @@ export function targets(summaries: ScenarioSummary[]): Target[] {
     push(target(held, client, 'c', 1.15, true, `${client} held RSS/transfer <= 1.15x C (held-10k)`));
     push(target(held, client, 'undici', 1.0, true, `${client} held RSS/transfer below undici (held-10k)`));
   }
+  const files = by('files-5k');
+  push(
+    toolTarget(files, 'hiper', 'curl', 1.5, 'hiper >= 1.5x curl --parallel saving 5,000 files (files-5k)'),
+  );
+  const load = by('load-12b-64');
+  push(toolTarget(load, 'hiper', 'autocannon', 1.0, 'hiper load mode >= 1.0x autocannon (load-12b-64)'));
+  push(toolTarget(load, 'hiper', 'wrk', 0.8, 'hiper load mode >= 0.8x wrk (load-12b-64)'));
   // "below undici's" is strict.
   for (const t of out) if (t.name.includes('below undici') && t.value !== null) t.pass = t.value < 1;
   return out;

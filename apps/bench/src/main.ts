@@ -22,6 +22,7 @@ import { type Outcome, runCell } from './runner.js';
 import { SCENARIOS, type Scenario } from './scenarios.js';
 import { startServer } from './server-control.js';
 import { chart } from './svg.js';
+import { runTool } from './tool-runner.js';
 import { CLIENT_IDS, type ClientId } from './types.js';
 
 const PACKAGE_DIR = fileURLToPath(new URL('..', import.meta.url));
@@ -199,6 +200,14 @@ async function main(): Promise<number> {
         for (let run = 1; run <= settings.runs; run++) {
           for (const client of clients) {
             if (unavailable.has(client)) continue;
+            const ctx = {
+              ports: server.ports,
+              caPath: certs?.caCertPath ?? null,
+              cProgram,
+              durationMs: settings.durationMs,
+              heldCount,
+              h2OverTls: h2Tls,
+            };
             const outcome =
               scenario.kind === 'gateway'
                 ? await runGateway(client, server.ports, {
@@ -206,14 +215,9 @@ async function main(): Promise<number> {
                     warmupS: settings.quick ? 0.3 : 1,
                     durationS: settings.quick ? 1 : 3,
                   })
-                : await runCell(scenario, client, {
-                    ports: server.ports,
-                    caPath: certs?.caCertPath ?? null,
-                    cProgram,
-                    durationMs: settings.durationMs,
-                    heldCount,
-                    h2OverTls: h2Tls,
-                  });
+                : scenario.kind === 'tool'
+                  ? await runTool(scenario, client, { ...ctx, work })
+                  : await runCell(scenario, client, ctx);
             log(`  run ${run} ${client.padEnd(12)} ${describeRun(outcome)}`);
             if (outcome.kind === 'result') runs.get(client)!.push(outcome.result);
             else if (outcome.kind === 'unavailable') unavailable.set(client, outcome.reason);

@@ -119,6 +119,16 @@ export function gatewayTable(summaries: ScenarioSummary[]): string {
   );
 }
 
+export function toolTable(summaries: ScenarioSummary[]): string {
+  const rows: string[][] = [];
+  for (const s of summaries.filter((x) => x.kind === 'tool')) {
+    for (const cell of s.cells) {
+      rows.push([s.name, cell.label, num(cell.median.reqPerSec), String(cell.runs.length), status(cell)]);
+    }
+  }
+  return table(['scenario', 'program', 'per second (files or requests)', 'runs', 'notes'], rows);
+}
+
 export function targetTable(targets: Target[]): string {
   return table(
     ['target', 'measured', 'needed', 'result', 'figures'],
@@ -146,6 +156,7 @@ export function fullReport(
     parts.push(`### Throughput\n\n${throughputTable(summaries)}`);
   if (summaries.some((s) => s.kind === 'held')) parts.push(`### Held transfers\n\n${heldTable(summaries)}`);
   if (summaries.some((s) => s.kind === 'gateway')) parts.push(`### Gateway\n\n${gatewayTable(summaries)}`);
+  if (summaries.some((s) => s.kind === 'tool')) parts.push(`### Tools\n\n${toolTable(summaries)}`);
   if (targets.length > 0) parts.push(`### Targets\n\n${targetTable(targets)}`);
   return parts.join('\n\n');
 }

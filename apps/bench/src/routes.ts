@@ -7,7 +7,12 @@ export const ROUTES = {
   medium: '/64k',
   large: '/1m',
   held: '/held',
+  /** /files/<name>: the 12 B body under any name, for the tools that save files. */
+  files: '/files',
 } as const;
+
+/** Files the files-5k scenario saves. */
+export const FILE_COUNT = 5000;
 
 export const BODY_BYTES: Record<string, number> = {
   [ROUTES.small]: 12,

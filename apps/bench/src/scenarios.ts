@@ -2,7 +2,9 @@
 import { ROUTES } from './routes.js';
 import type { ClientId } from './types.js';
 
-export type ScenarioKind = 'throughput' | 'held' | 'gateway';
+/** 'tool': whole programs run as their users run them (hiper against curl, autocannon and
+ * wrk), timed from the outside (tool-runner.ts). */
+export type ScenarioKind = 'throughput' | 'held' | 'gateway' | 'tool';
 
 export interface Scenario {
   name: string;
@@ -30,6 +32,9 @@ export const CLIENT_LABELS: Record<ClientId, string> = {
   fetch: "Node's fetch",
   c: 'C: libcurl multi-socket + epoll',
   wrk: "wrk (the server's ceiling)",
+  hiper: 'hiper (apps/hiper, default adapter)',
+  curl: 'curl --parallel --parallel-max 64',
+  autocannon: 'autocannon 9, 64 connections',
 };
 
 export const RAW_CLIENTS: readonly ClientId[] = ['raw-libuv', 'raw-epoll', 'raw-reactor', 'raw-kqueue'];
@@ -117,6 +122,26 @@ export const SCENARIOS: readonly Scenario[] = [
     inflight: 10_000,
     cpuEvery: 1,
     clients: [...ENGINE, ...NODE],
+  },
+  {
+    name: 'files-5k',
+    title: 'saving 5,000 12 B files to disk, 64 at once (files/s, whole runs timed)',
+    kind: 'tool',
+    protocol: 'http',
+    route: ROUTES.files,
+    inflight: 64,
+    cpuEvery: 1,
+    clients: ['hiper', 'curl'],
+  },
+  {
+    name: 'load-12b-64',
+    title: 'load tools, 12 B body, 64 connections',
+    kind: 'tool',
+    protocol: 'http',
+    route: ROUTES.small,
+    inflight: 64,
+    cpuEvery: 1,
+    clients: ['hiper', 'autocannon', 'wrk'],
   },
   {
     name: 'gateway',

@@ -44,6 +44,10 @@ function routes(app: TemplatedApp): TemplatedApp {
       return;
     }
     if (url === ROUTES.held) return hold(res);
+    if (url.startsWith(`${ROUTES.files}/`)) {
+      res.end(BODY_12B);
+      return;
+    }
     const json = jsonFor(url);
     if (json !== null) {
       res.writeHeader('content-type', 'application/json').end(json);

@@ -23,6 +23,9 @@ const COLORS: Record<ClientId, string> = {
   fetch: '#9467bd',
   c: '#555555',
   wrk: '#bbbbbb',
+  hiper: '#17becf',
+  curl: '#8c564b',
+  autocannon: '#e377c2',
 };
 
 function esc(text: string): string {

@@ -12,6 +12,9 @@ export const CLIENT_IDS = [
   'fetch',
   'c',
   'wrk',
+  'hiper',
+  'curl',
+  'autocannon',
 ] as const;
 export type ClientId = (typeof CLIENT_IDS)[number];
 

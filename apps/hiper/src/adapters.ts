@@ -1,15 +1,31 @@
 import type { LoopAdapter } from '@multisock/core';
-import { type AdapterName, UsageError } from './args.js';
+import { UsageError } from './args/usage-error.js';
+
+export type AdapterName = 'libuv' | 'epoll' | 'kqueue';
+export const ADAPTERS: readonly AdapterName[] = ['libuv', 'epoll', 'kqueue'];
+
+// The adapter hiper uses without --adapter, one constant per platform. apps/bench decides them:
+// each is the adapter measured fastest on that platform; flip one after measuring.
+/** Linux: epoll nested in Node's loop (for now). */
+export const LINUX_DEFAULT_ADAPTER: AdapterName = 'epoll';
+/** macOS and the BSDs. */
+export const BSD_DEFAULT_ADAPTER: AdapterName = 'kqueue';
+/** Every other platform: Node's own loop. */
+export const OTHER_DEFAULT_ADAPTER: AdapterName = 'libuv';
+
+const BSDS: readonly string[] = ['darwin', 'freebsd', 'openbsd', 'netbsd'];
+
+export function defaultAdapter(platform: string = process.platform): AdapterName {
+  if (platform === 'linux') return LINUX_DEFAULT_ADAPTER;
+  if (BSDS.includes(platform)) return BSD_DEFAULT_ADAPTER;
+  return OTHER_DEFAULT_ADAPTER;
+}
 
 /** Where each adapter lives and the name of its LoopAdapter export. */
 const MODULES: Record<AdapterName, { module: string; exportName: string; platforms: readonly string[] }> = {
   libuv: { module: '@multisock/adapter-libuv', exportName: 'libuv', platforms: [] },
   epoll: { module: '@multisock/adapter-epoll', exportName: 'epoll', platforms: ['linux'] },
-  kqueue: {
-    module: '@multisock/adapter-kqueue',
-    exportName: 'kqueue',
-    platforms: ['darwin', 'freebsd', 'openbsd', 'netbsd'],
-  },
+  kqueue: { module: '@multisock/adapter-kqueue', exportName: 'kqueue', platforms: BSDS },
 };
 
 /**

@@ -1,31 +1,90 @@
 #!/usr/bin/env node
-// hiper: many concurrent transfers through @multisock/core's Client, with live progress and a
-// summary. `hiper --help` for the options.
-import { Client, type RequestOptions } from '@multisock/core';
+// hiper: many concurrent transfers through @multisock/core's Client: saved bodies, retries,
+// per-request results, load modes with correct percentiles, a summary. `hiper --help`.
+import { closeSync, openSync, readFileSync } from 'node:fs';
+import { Client, type LoopAdapter, libcurl } from '@multisock/core';
 import { loadAdapter } from './adapters.js';
-import { type Config, parseCommandLine, USAGE, UsageError } from './args.js';
-import { startDemoServerThread } from './demo-server-thread.js';
-import { Progress } from './progress.js';
-import { formatSummary } from './report.js';
-import { Stats } from './stats.js';
-import { type Plan, runWorkload } from './workload.js';
+import { parseCommandLine } from './args/parse.js';
+import { USAGE } from './args/usage.js';
+import { UsageError } from './args/usage-error.js';
+import { clientOptions } from './client-options.js';
+import type { Config } from './config.js';
+import { type DemoServerThread, startDemoServerThread } from './demo-server-thread.js';
+import type { Outcome } from './outcome.js';
+import { ResultsFile } from './output/results.js';
+import { verboseLine } from './output/verbose.js';
+import { formatWriteOut } from './output/write-out.js';
+import { Progress } from './report/progress.js';
+import { formatSummary } from './report/summary-table.js';
+import { runClosed } from './run/closed.js';
+import { demoPlan, jobsFor, type Plan, urlPlan } from './run/jobs.js';
+import { runOpen } from './run/open.js';
+import { Run } from './run/run.js';
+import { Stop } from './run/stop.js';
+import { Stats } from './stats/stats.js';
+import type { Summary } from './stats/summary.js';
+import type { FetchContext } from './transfer/context.js';
+import { TempFiles } from './transfer/temp-files.js';
 
-/** In the demo, every LARGE_EVERY-th request fetches the 1 MiB body instead of the small one. */
-const LARGE_EVERY = 1000;
+// Saving bodies: creating a file costs more than a small transfer, and the disk work runs on
+// libuv's thread pool; 4 threads (its default) leave the disk idle while transfers wait. Read
+// when the pool first starts, which is after this line (nothing above queues work to it).
+process.env.UV_THREADPOOL_SIZE ??= '16';
+
+/** Exit statuses (README): every request succeeded, some failed, bad arguments, and a run
+ * stopped by a signal (128 + its number) after its summary. */
+export const EXIT = { OK: 0, FAILED: 1, USAGE: 2, SIGINT: 130, SIGTERM: 143 } as const;
+
+function usage(error: unknown): number {
+  const message = error instanceof Error ? error.message : String(error);
+  process.stderr.write(`hiper: ${message}\n\n${USAGE}\n`);
+  return EXIT.USAGE;
+}
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  };
+  return `hiper ${pkg.version} (libcurl ${libcurl.version}${libcurl.ssl ? `, ${libcurl.ssl}` : ''}${libcurl.nghttp2 ? `, nghttp2 ${libcurl.nghttp2}` : ''})`;
+}
+
+/** The results file is opened before anything starts, so a path that cannot be written is a
+ * bad argument, not a failed run. */
+function openResults(path: string | null): ResultsFile | null {
+  if (path === null) return null;
+  try {
+    closeSync(openSync(path, 'w'));
+  } catch (error) {
+    throw new UsageError(`cannot write --results ${path}: ${(error as Error).message}`);
+  }
+  return new ResultsFile(path);
+}
+
+/** What happens to each measured request's outcome: -w on stdout, -v on stderr, --results. */
+function outcomeSink(config: Config, results: ResultsFile | null): (o: Outcome) => void {
+  const writeOut = config.writeOut;
+  if (writeOut === null && !config.verbose && results === null) return () => {};
+  return (o) => {
+    results?.add(o);
+    if (writeOut !== null) process.stdout.write(formatWriteOut(writeOut, o));
+    if (config.verbose) process.stderr.write(`${verboseLine(o)}\n`);
+  };
+}
 
 async function main(argv: string[]): Promise<number> {
   let config: Config;
+  let loop: LoopAdapter;
+  let results: ResultsFile | null;
   try {
     config = parseCommandLine(argv);
-  } catch (error) {
-    return usage(error);
-  }
-  if (config.help) {
-    process.stdout.write(`${USAGE}\n`);
-    return 0;
-  }
-  let loop: Awaited<ReturnType<typeof loadAdapter>>;
-  try {
+    if (config.help) {
+      process.stdout.write(`${USAGE}\n`);
+      return EXIT.OK;
+    }
+    if (config.version) {
+      process.stdout.write(`${version()}\n`);
+      return EXIT.OK;
+    }
     loop = await loadAdapter(config.adapter);
   } catch (error) {
     if (error instanceof UsageError) return usage(error);
@@ -34,85 +93,107 @@ async function main(argv: string[]): Promise<number> {
 
   let client: Client;
   try {
-    client = new Client({
-      loop,
-      httpVersion: config.http2 ? '2' : '1.1',
-      headers: config.headers,
-      ...(config.timeout === undefined ? {} : { timeout: config.timeout }),
-      rejectUnauthorized: !config.insecure,
-      // Every connection of a run stays reusable.
-      maxIdleConnections: Math.max(256, config.concurrency),
-      // hiper measures each request's latency itself.
-      timings: false,
-    });
+    client = new Client(clientOptions(config, loop));
   } catch (error) {
     // The Client refuses options no request could be sent with (a Transfer-Encoding or
     // Content-Length header...): they came from the command line.
     if (error instanceof TypeError || error instanceof RangeError) return usage(error);
     throw error;
   }
+  try {
+    results = openResults(config.resultsPath);
+  } catch (error) {
+    await client.close();
+    return usage(error);
+  }
 
-  let server: Awaited<ReturnType<typeof startDemoServerThread>> | null = null;
+  const temp = new TempFiles();
+  // Whatever ends the process, no temporary file stays behind.
+  const onExit = () => temp.removeAll();
+  process.on('exit', onExit);
+  let server: DemoServerThread | null = null;
   try {
     server = config.demo ? await startDemoServerThread() : null;
-    const plan = server ? demoPlan(server.url) : urlPlan(config);
-    const stats = new Stats(config.requests);
-    const progress = config.quiet ? null : new Progress(stats);
-    let stopping = false;
-    const onSigint = () => {
-      // First Ctrl-C: finish with what is done; the second one kills as usual.
-      stopping = true;
-      process.off('SIGINT', onSigint);
-      void client.close();
-    };
-    process.on('SIGINT', onSigint);
-    progress?.start();
-    try {
-      await runWorkload(client, plan, stats, config.concurrency, () => stopping);
-    } finally {
-      progress?.stop();
-      process.off('SIGINT', onSigint);
-      await client.close();
+    let plan: Plan;
+    let urls: number;
+    if (server) {
+      plan = demoPlan(server.url).plan;
+      urls = 2;
+    } else {
+      plan = urlPlan(jobsFor(config));
+      urls = config.urls.length;
     }
-    const summary = stats.summary(
-      loop.name,
-      server ? 2 : config.urls.length,
-      config.concurrency,
-      client.connectionsOpened,
-    );
+    const summary = await execute(config, client, plan, urls, temp, results);
     if (server) summary.server = await server.close();
-    process.stdout.write(
-      config.json ? `${JSON.stringify(summary, null, 2)}\n` : `${formatSummary(summary)}\n`,
-    );
-    return summary.failed > 0 ? 1 : 0;
+    await results?.close();
+    if (!config.silent) {
+      const text = config.json
+        ? `${JSON.stringify(summary, null, 2)}\n`
+        : `${formatSummary(summary, config.resultsPath)}\n`;
+      // stdout carries one thing: -w's lines when there are any, else the summary.
+      (config.writeOut ? process.stderr : process.stdout).write(text);
+    }
+    if (summary.stoppedBy === 'SIGINT') return EXIT.SIGINT;
+    if (summary.stoppedBy === 'SIGTERM') return EXIT.SIGTERM;
+    return summary.failed > 0 ? EXIT.FAILED : EXIT.OK;
   } finally {
     await client.close();
     await server?.close();
+    temp.removeAll();
+    process.off('exit', onExit);
   }
 }
 
-/** The demo: small GETs, and a 1 MiB one every LARGE_EVERY requests. */
-function demoPlan(base: string): Plan {
-  const small = { url: `${base}/small`, options: undefined };
-  const large = { url: `${base}/large`, options: undefined };
-  return (n) => (n % LARGE_EVERY === LARGE_EVERY - 1 ? large : small);
-}
-
-/** The URLs in turn. HTTP/2 over plain http:// is h2c with prior knowledge. */
-function urlPlan(config: Config): Plan {
-  const entries = config.urls.map((url) => {
-    const options: RequestOptions = {};
-    if (config.method !== 'GET') options.method = config.method;
-    if (config.http2 && url.startsWith('http:')) options.httpVersion = 'h2c';
-    return { url, options: Object.keys(options).length > 0 ? options : undefined };
+/** Runs the requests and returns the summary (the server's counts not yet in). */
+async function execute(
+  config: Config,
+  client: Client,
+  plan: Plan,
+  urls: number,
+  temp: TempFiles,
+  results: ResultsFile | null,
+): Promise<Summary> {
+  const runStart = performance.now();
+  const measuredFrom = runStart + config.warmupMs;
+  const endAt = config.durationMs === null ? null : measuredFrom + config.durationMs;
+  const stats = new Stats(config.requests, measuredFrom);
+  const stop = new Stop(config.graceMs, () => void client.close());
+  stop.listen();
+  const ctx: FetchContext = {
+    client,
+    config,
+    stop,
+    temp,
+    runStart,
+    keepHeaders: config.writeOut !== null || config.verbose,
+  };
+  const run = new Run(ctx, plan, stats, measuredFrom, config.requests, endAt, outcomeSink(config, results));
+  const progress = config.quiet ? null : new Progress(stats, endAt);
+  const timer = endAt === null ? null : setTimeout(() => stop.request('duration'), endAt - performance.now());
+  progress?.start();
+  try {
+    if (config.rate !== null) await runOpen(run, config.rate, config.concurrency, runStart);
+    else await runClosed(run, config.concurrency);
+  } finally {
+    stats.finish();
+    progress?.stop();
+    if (timer) clearTimeout(timer);
+    stop.dispose();
+    // Every transfer is over here; close() also ends any a stop left behind.
+    await client.close();
+    temp.removeAll();
+  }
+  const mode = config.rate !== null ? 'rate' : config.durationMs !== null ? 'duration' : 'count';
+  return stats.summary({
+    version: 1,
+    adapter: client.loop,
+    mode,
+    urls,
+    concurrency: config.concurrency,
+    rate: config.rate === null ? null : { target: config.rate, achieved: stats.startRate() },
+    connectionsOpened: client.connectionsOpened,
+    stoppedBy: stop.signal,
   });
-  return (n) => entries[n % entries.length]!;
-}
-
-function usage(error: unknown): number {
-  const message = error instanceof Error ? error.message : String(error);
-  process.stderr.write(`hiper: ${message}\n\n${USAGE}\n`);
-  return 2;
 }
 
 main(process.argv.slice(2)).then(
@@ -121,6 +202,6 @@ main(process.argv.slice(2)).then(
   },
   (error: unknown) => {
     process.stderr.write(`hiper: ${error instanceof Error ? error.message : String(error)}\n`);
-    process.exitCode = 1;
+    process.exitCode = EXIT.FAILED;
   },
 );

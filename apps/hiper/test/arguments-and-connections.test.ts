@@ -3,7 +3,7 @@ import { execFile } from 'node:child_process';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Summary } from '../src/stats.js';
+import type { Summary } from '../src/stats/summary.js';
 
 const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
 

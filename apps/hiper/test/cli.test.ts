@@ -6,8 +6,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { defaultAdapter } from '../src/adapters.js';
 import { type DemoServer, startDemoServer } from '../src/demo-server.js';
-import type { Summary } from '../src/stats.js';
+import type { Summary } from '../src/stats/summary.js';
 
 const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
 
@@ -74,7 +75,9 @@ describe('hiper with URLs', () => {
     const run = await hiper(['--file', file, '--requests', '100', '-c', '8', '--quiet']);
     expect(run.code).toBe(0);
     expect(server.counts.requests - before).toBe(100);
-    expect(run.stdout).toMatch(/^hiper: 100 requests to 2 URLs, 8 in flight, libuv adapter$/m);
+    expect(run.stdout).toMatch(
+      new RegExp(`^hiper: 100 requests to 2 URLs, 8 in flight, ${defaultAdapter()} adapter$`, 'm'),
+    );
     expect(run.stdout).toMatch(/statuses\s+200 50, 404 50/);
     expect(run.stdout).toMatch(/latency p99\s+[\d.]+ ms/);
     expect(run.stdout).toMatch(/connections\s+\d+ opened/);

@@ -180,6 +180,35 @@ describe.each(adapters)('Client over $name', ({ name, adapter }) => {
       expect(http.connections - before).toBeLessThanOrEqual(2);
     });
 
+    it(`${name}: curlOptions reach every transfer; options the Client sets itself are refused`, async () => {
+      // RESOLVE: a name no resolver knows reaches the test server; FORBID_REUSE: a connection
+      // per request (libcurl's NUM_CONNECTS).
+      open({ curlOptions: { RESOLVE: [`hiper-resolve.test:${http.port}:127.0.0.1`], FORBID_REUSE: 1 } });
+      for (let i = 0; i < 3; i++) {
+        const res = await client.request(`http://hiper-resolve.test:${http.port}/small`);
+        expect(res.text()).toBe('hello world\n');
+        expect(res.connectionsOpened).toBe(1);
+      }
+      await client.close();
+      // MAX_RECV_SPEED_LARGE: 2 MiB at 512 KiB/s takes seconds, not milliseconds (libcurl reads a
+      // burst before it first checks the rate, so not the full four).
+      open({ curlOptions: { MAX_RECV_SPEED_LARGE: 512 * 1024 } });
+      const started = performance.now();
+      const slow = await client.request(`${http.url}/bytes/${2 * MiB}`);
+      expect(slow.body.equals(patternBytes(2 * MiB))).toBe(true);
+      expect(performance.now() - started).toBeGreaterThan(1500);
+      await client.close();
+      for (const [curlOptions, reason] of [
+        [{ URL: 'http://x/' }, /curlOptions.URL is set by the Client itself/],
+        [{ HTTPHEADER: ['a: b'] }, /curlOptions.HTTPHEADER is set by the Client itself/],
+        [{ WRITEFUNCTION: () => 0 }, /curlOptions.WRITEFUNCTION is set by the Client itself/],
+        [{ FORBID_REUSE: 'yes' }, /curlOptions.FORBID_REUSE must be 0, 1 or a boolean/],
+        [{ NO_SUCH_OPTION: 1 }, /NO_SUCH_OPTION/],
+        [[], /curlOptions must be an object/],
+      ] as const) {
+        expect(() => new Client({ loop: adapter, curlOptions: curlOptions as never })).toThrow(reason);
+      }
+    });
     it(`${name}: goes through the proxy it is given`, async () => {
       // A proxy port nothing listens on: the request fails to connect to the proxy, while the
       // same request without the proxy works.
@@ -531,6 +560,17 @@ describe.each(adapters)('Client over $name', ({ name, adapter }) => {
       const redirected = await client.stream(`${http.url}/redirect/2`);
       expect(redirected.url).toBe(`${http.url}/redirect/0`);
       expect(await redirected.text()).toBe('done');
+      // The phases up to the headers, the redirects' time included; none with timings: false.
+      const t = redirected.timings!;
+      expect(t.redirect).toBeGreaterThan(0);
+      expect(t.firstByte).toBeGreaterThanOrEqual(t.preTransfer);
+      expect(t.total).toBeGreaterThanOrEqual(t.redirect);
+      expect(res.timings!.firstByte).toBeGreaterThan(0);
+      await client.close();
+      open({ timings: false });
+      const untimed = await client.stream(`${http.url}/small`);
+      expect(untimed.timings).toBeNull();
+      await untimed.buffer();
     });
 
     it(`${name}: a 100 MiB body through a slow consumer stays in bounded memory`, {

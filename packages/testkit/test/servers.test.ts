@@ -141,6 +141,37 @@ describe('startHttpServer (uWebSockets.js)', () => {
     expect((await request(`${server.url}/bytes/${100 * 1024 * 1024 + 1}`)).status).toBe(400);
   });
 
+  it('serves a Range of /bytes/:n (206, 416 past the end); /chunked/:n ignores Range', async () => {
+    const part = await request(`${server.url}/bytes/1000`, { headers: { range: 'bytes=300-' } });
+    expect(part.status).toBe(206);
+    expect(part.headers['content-range']).toBe('bytes 300-999/1000');
+    expect(part.body.equals(patternBytes(1000).subarray(300))).toBe(true);
+    const middle = await request(`${server.url}/bytes/1000`, { headers: { range: 'bytes=10-19' } });
+    expect(middle.body.equals(patternBytes(1000).subarray(10, 20))).toBe(true);
+    const past = await request(`${server.url}/bytes/1000`, { headers: { range: 'bytes=1000-' } });
+    expect(past.status).toBe(416);
+    expect(past.headers['content-range']).toBe('bytes */1000');
+    const whole = await request(`${server.url}/bytes/1000`);
+    expect(whole.status).toBe(200);
+    expect(whole.headers['accept-ranges']).toBe('bytes');
+    const chunked = await request(`${server.url}/chunked/1000`, { headers: { range: 'bytes=300-' } });
+    expect(chunked.status).toBe(200);
+    expect(chunked.body.equals(patternBytes(1000))).toBe(true);
+  });
+
+  it('answers /flaky/:n/:code with code n times per URL, then 200; Retry-After from the query', async () => {
+    const url = `${server.url}/flaky/2/503?id=a&retry-after=3`;
+    const first = await request(url);
+    expect(first.status).toBe(503);
+    expect(first.headers['retry-after']).toBe('3');
+    expect((await request(url)).status).toBe(503);
+    expect((await request(`${server.url}/flaky/2/503?id=b`)).status).toBe(503); // its own count
+    const third = await request(url);
+    expect(third.status).toBe(200);
+    expect(third.body.toString()).toBe('ok after 2\n');
+    expect((await request(`${server.url}/status/429?retry-after=1`)).headers['retry-after']).toBe('1');
+  });
+
   it('counts requests and accepted connections (keep-alive reuse counts once)', async () => {
     const before = { requests: server.requests, connections: server.connections };
     const agent = new http.Agent({ keepAlive: true, maxSockets: 2 });
@@ -323,6 +354,31 @@ describe('startHttp2Server', () => {
       await expectFdsBack(fdBaseline);
     });
   }
+
+  it('requireClientCert: a TLS handshake without a certificate from the test CA is refused', async () => {
+    const server = await startHttp2Server({ tls: true, certs, requireClientCert: true });
+    try {
+      const connect = (options: http2.SecureClientSessionOptions) =>
+        new Promise<number>((resolve, reject) => {
+          const session = http2.connect(server.url, { ca: certs.caCert, ...options });
+          session.on('error', reject);
+          h2get(session, '/small').then(
+            (res) => {
+              session.close();
+              resolve(res.status);
+            },
+            (error: unknown) => {
+              session.destroy();
+              reject(error);
+            },
+          );
+        });
+      expect(await connect({ cert: certs.clientCert, key: certs.clientKey })).toBe(200);
+      await expect(connect({})).rejects.toThrow();
+    } finally {
+      await server.close();
+    }
+  });
 
   it('TLS server refuses HTTP/1.1 (allowHTTP1 false)', async () => {
     const server = await startHttp2Server({ tls: true, certs });

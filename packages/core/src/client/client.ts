@@ -4,7 +4,7 @@ import type { Easy } from '../easy.js';
 import { CurlError, CurlMultiError } from '../errors.js';
 import { kPerformUrl, Multi } from '../multi.js';
 import { ResponseBody } from './body-stream.js';
-import { changedOptions, optionsFor } from './easy-options.js';
+import { changedOptions, optionsFor, withCurlOptions } from './easy-options.js';
 import { EasyPool, type PooledEasy } from './easy-pool.js';
 import { parseLastHeaderBlock, type ResponseHeaders } from './headers.js';
 import {
@@ -113,6 +113,8 @@ export class Client {
       throw new TypeError(`Client: timings must be a boolean, got ${describe(options.timings)}`);
     }
     this.#timings = options.timings ?? true;
+    // Checked (on a scratch handle) before the Multi exists: a refused option leaks nothing.
+    const base = withCurlOptions(optionsFor(this.#defaults), options.curlOptions);
     this.loop = String(loop.name);
     this.#multi = new Multi();
     try {
@@ -122,7 +124,7 @@ export class Client {
       this.#multi.close();
       throw error;
     }
-    this.#pool = new EasyPool(optionsFor(this.#defaults), maxIdleHandles);
+    this.#pool = new EasyPool(base, maxIdleHandles);
   }
 
   /** True once close() was called: new requests are refused. */
@@ -214,13 +216,14 @@ export class Client {
       const atHead = () => {
         if (headSent || following) return;
         const easy = t.pooled.easy;
-        const taken = takeResponse(easy, false, false, t.url);
+        const taken = takeResponse(easy, this.#timings, false, t.url);
         const raw = t.headerChunks ? Buffer.concat(t.headerChunks, t.headerBytes) : taken.headers;
         const info = taken.info;
         const headers = parseLastHeaderBlock(raw);
         if (isRedirect(info.status) && t.defaults.followRedirects) {
           const location = headers.getAll('location')[0];
           if (location !== undefined) {
+            info.timings = null; // a hop's time is read once its transfer is over (#follow)
             following = { info, location };
             return;
           }
@@ -483,6 +486,7 @@ export class Client {
       info.url ?? t.url,
       chain ? chain.hops : info.redirects,
       connects,
+      chain && info.timings ? chain.totalTimings(info.timings) : info.timings,
     );
   }
 

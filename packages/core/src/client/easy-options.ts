@@ -1,4 +1,4 @@
-import type { Easy } from '../easy.js';
+import { Easy } from '../easy.js';
 import type { EasyOptions } from '../generated/types.js';
 import { libcurl } from '../setup.js';
 import type { HttpVersion, ResolvedDefaults } from './options.js';
@@ -144,4 +144,81 @@ export const REQUEST_OPTION_DEFAULTS: ReadonlyMap<OptionName, OptionValue> = new
 /** setopt with a name known only at run time. */
 export function setOption(easy: Easy, name: OptionName, value: OptionValue): void {
   (easy.setopt as (this: Easy, n: OptionName, v: OptionValue) => void).call(easy, name, value);
+}
+
+/** What the Client sets on a handle itself, besides the names optionsFor() gives: the request,
+ * its body, the callbacks its response comes back through, redirects and pause bookkeeping. */
+const CLIENT_MANAGED: ReadonlySet<string> = new Set([
+  ...REQUEST_OPTION_DEFAULTS.keys(),
+  'URL',
+  'CURLU',
+  'POSTFIELDS',
+  'COPYPOSTFIELDS',
+  'POST',
+  'HTTPGET',
+  'UPLOAD',
+  'PUT',
+  'POSTFIELDSIZE',
+  'POSTFIELDSIZE_LARGE',
+  'INFILESIZE',
+  'INFILESIZE_LARGE',
+  'READFUNCTION',
+  'READDATA',
+  'WRITEDATA',
+  'HEADERDATA',
+  'SEEKFUNCTION',
+  'SEEKDATA',
+  'FOLLOWLOCATION',
+  'MAXREDIRS',
+  'POSTREDIR',
+  'PRIVATE',
+  'SHARE',
+  'NOSIGNAL',
+  'NOPROGRESS',
+  'XFERINFOFUNCTION',
+  'XFERINFODATA',
+  'PROGRESSFUNCTION',
+  'PROGRESSDATA',
+]);
+
+/** Options the Client sets that a caller may only turn on (a connection per transfer). */
+const ONLY_ON: ReadonlySet<string> = new Set(['FORBID_REUSE', 'FRESH_CONNECT']);
+
+/**
+ * The Client's options with a caller's `curlOptions` (ClientOptions) added. Each name and value
+ * is set once on a scratch handle, so an unknown name or a wrong type throws here, not at the
+ * first request.
+ */
+export function withCurlOptions(
+  base: Map<OptionName, OptionValue>,
+  extra: unknown,
+): Map<OptionName, OptionValue> {
+  if (extra === undefined) return base;
+  if (typeof extra !== 'object' || extra === null || Array.isArray(extra)) {
+    throw new TypeError('Client: curlOptions must be an object of libcurl option names and values');
+  }
+  const merged = new Map(base);
+  const probe = new Easy();
+  try {
+    for (const [given, value] of Object.entries(extra)) {
+      const name = given.toUpperCase() as OptionName;
+      if (ONLY_ON.has(name)) {
+        if (value !== 0 && value !== 1 && value !== false && value !== true) {
+          throw new TypeError(`Client: curlOptions.${given} must be 0, 1 or a boolean`);
+        }
+        if (value === 1 || value === true) merged.set(name, 1);
+        continue;
+      }
+      if (base.has(name) || CLIENT_MANAGED.has(name)) {
+        throw new TypeError(
+          `Client: curlOptions.${given} is set by the Client itself: use the Client's own option for it`,
+        );
+      }
+      setOption(probe, name, value as OptionValue);
+      merged.set(name, value as OptionValue);
+    }
+  } finally {
+    probe.close();
+  }
+  return merged;
 }

@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream';
 import type { LoopAdapter } from '../contract.js';
+import type { EasyOptions } from '../generated/types.js';
 
 /** '1.1': HTTP/1.1 only. '2': h2 over TLS through ALPN, HTTP/1.1 for http:// (libcurl's
  * CURL_HTTP_VERSION_2TLS). 'h2c': HTTP/2 with prior knowledge, also for http://. */
@@ -78,6 +79,14 @@ export interface ClientOptions extends RequestDefaults {
   /** Read the phase timings of every response (default true); false makes response.timings
    * null (the timings are read in the same native call as the status, so the saving is small). */
   timings?: boolean;
+  /** More libcurl options for every transfer, by libcurl's name without CURLOPT_, for what the
+   * Client has no option of its own: `{ RESOLVE: ['example.org:443:127.0.0.1'],
+   * MAX_RECV_SPEED_LARGE: 65536, FORBID_REUSE: 1, COOKIEFILE: 'cookies.txt' }`. Options the
+   * Client sets itself (the URL, headers, body, callbacks, redirects, timeouts, TLS, proxy...)
+   * are refused with a TypeError naming them; FORBID_REUSE and FRESH_CONNECT may only be
+   * turned on. Checked on a scratch handle when the Client is made: an unknown name or a value
+   * of the wrong type throws there. */
+  curlOptions?: Readonly<Partial<EasyOptions>>;
 }
 
 export interface RequestOptions extends RequestDefaults {

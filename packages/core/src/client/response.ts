@@ -86,6 +86,10 @@ export class StreamResponse implements ResponseHead {
     readonly url: string,
     readonly redirects: number,
     readonly connectionsOpened: number,
+    /** The phases up to the first body byte, as read when the headers were in: `total` is the
+     * time to the headers, not to the end of the body. Null when the Client was made with
+     * `timings: false`. */
+    readonly timings: Timings | null = null,
   ) {}
 
   /** Reads the rest of the body into one Buffer. */

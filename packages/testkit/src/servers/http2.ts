@@ -1,7 +1,7 @@
 import http2 from 'node:http2';
 import type { CertificateSet } from './certificates.js';
 import { PATTERN_CHUNK, patternChunk } from './pattern.js';
-import { chunkSizes, EchoBody, planRoute, type RoutePlan } from './routes.js';
+import { chunkSizes, EchoBody, FlakyCounts, planRoute, type RoutePlan } from './routes.js';
 import type { Http2TestServer } from './types.js';
 
 export interface Http2ServerOptions {
@@ -9,6 +9,9 @@ export interface Http2ServerOptions {
   tls: boolean;
   /** Required when tls is true. */
   certs?: CertificateSet;
+  /** TLS only: ask for a client certificate and refuse a handshake without one signed by the
+   * test CA (default false). */
+  requireClientCert?: boolean;
 }
 
 /** node:http2 serving the same routes as the uWS servers. */
@@ -19,14 +22,22 @@ export function startHttp2Server(options: Http2ServerOptions): Promise<Http2Test
     throw new TypeError('startHttp2Server: tls needs certs from makeCertificates()');
   }
   const timers = new Set<NodeJS.Timeout>();
+  const flaky = new FlakyCounts();
   const handler = (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => {
     requests++;
-    respond(req, res, planRoute(req.method, req.url), timers);
+    const range = typeof req.headers.range === 'string' ? req.headers.range : undefined;
+    respond(req, res, planRoute(req.method, req.url, { range, flaky }), timers);
   };
+  const clientCerts = options.requireClientCert === true && options.certs !== undefined;
   const server =
     options.tls && options.certs
       ? http2.createSecureServer(
-          { key: options.certs.serverKey, cert: options.certs.serverCert, allowHTTP1: false },
+          {
+            key: options.certs.serverKey,
+            cert: options.certs.serverCert,
+            allowHTTP1: false,
+            ...(clientCerts ? { requestCert: true, rejectUnauthorized: true, ca: options.certs.caCert } : {}),
+          },
           handler,
         )
       : http2.createServer(handler);
@@ -115,10 +126,15 @@ function respond(
       return;
     }
     case 'bytes': {
-      res.statusCode = 200;
+      const { n, range } = plan;
+      const start = range?.first ?? 0;
+      const length = range ? range.last - range.first + 1 : n;
+      res.statusCode = range ? 206 : 200;
+      if (range) res.setHeader('content-range', `bytes ${range.first}-${range.last}/${n}`);
+      res.setHeader('accept-ranges', 'bytes');
       res.setHeader('content-type', 'application/octet-stream');
-      res.setHeader('content-length', plan.n);
-      writeAll(res, chunkSizes(plan.n, PATTERN_CHUNK));
+      res.setHeader('content-length', length);
+      writeAll(res, chunkSizes(length, PATTERN_CHUNK), start);
       return;
     }
     case 'chunked': {
@@ -157,10 +173,11 @@ function respond(
   }
 }
 
-/** Writes the pattern in `sizes` pieces, waiting for 'drain' whenever the stream buffers. */
-function writeAll(res: http2.Http2ServerResponse, sizes: number[]): void {
+/** Writes the pattern from `start` in `sizes` pieces, waiting for 'drain' whenever the stream
+ * buffers. */
+function writeAll(res: http2.Http2ServerResponse, sizes: number[], start = 0): void {
   let next = 0;
-  let offset = 0;
+  let offset = start;
   const pump = (): void => {
     while (next < sizes.length) {
       if (res.stream.destroyed) return;

@@ -7,10 +7,35 @@ import { createHash, type Hash } from 'node:crypto';
 export type RoutePlan =
   | { kind: 'body'; status: number; headers: Array<[string, string]>; body: string | Buffer }
   | { kind: 'no-body'; status: number; headers: Array<[string, string]> }
-  | { kind: 'bytes'; n: number }
+  | { kind: 'bytes'; n: number; range: ByteRange | null }
   | { kind: 'chunked'; n: number }
   | { kind: 'slow'; ms: number }
   | { kind: 'echo' };
+
+/** The part of a `/bytes/:n` body a `Range: bytes=first-last` request asked for (206). */
+export interface ByteRange {
+  first: number;
+  last: number;
+}
+
+/** What of a request besides its method and URL a route looks at. */
+export interface RouteRequest {
+  /** The Range header, if any. */
+  range?: string | undefined;
+  /** The server's count of requests per URL, for `/flaky`. */
+  flaky?: FlakyCounts;
+}
+
+/** Requests each `/flaky` URL (path and query) has had on one server. */
+export class FlakyCounts {
+  readonly #seen = new Map<string, number>();
+  /** Counts a request to `url` and returns how many came before it. */
+  next(url: string): number {
+    const before = this.#seen.get(url) ?? 0;
+    this.#seen.set(url, before + 1);
+    return before;
+  }
+}
 
 export const MAX_BYTES = 100 * 1024 * 1024;
 export const MAX_SLOW_MS = 60_000;
@@ -22,6 +47,8 @@ const REASONS: Record<number, string> = {
   201: 'Created',
   204: 'No Content',
   206: 'Partial Content',
+  408: 'Request Timeout',
+  416: 'Range Not Satisfiable',
   301: 'Moved Permanently',
   302: 'Found',
   304: 'Not Modified',
@@ -51,8 +78,38 @@ function intParam(raw: string | undefined, max: number): number | null {
   return n <= max ? n : null;
 }
 
-/** Decide what to answer for `method` and `url` (path plus optional query). */
-export function planRoute(method: string, url: string): RoutePlan {
+/** The value of `name` in a URL's query, if there. */
+function queryParam(url: string, name: string): string | undefined {
+  const query = url.indexOf('?');
+  if (query < 0) return undefined;
+  return new URLSearchParams(url.slice(query + 1)).get(name) ?? undefined;
+}
+
+/** A Retry-After header from `?retry-after=SECONDS`. */
+function retryAfter(url: string): Array<[string, string]> {
+  const seconds = queryParam(url, 'retry-after');
+  return seconds !== undefined && /^\d{1,5}$/.test(seconds) ? [['retry-after', seconds]] : [];
+}
+
+/** One `bytes=first-[last]` range of an n-byte body; null when `header` asks for none (or
+ * for several, which these servers do not serve); 'unsatisfiable' past the end. */
+function parseRange(header: string | undefined, n: number): ByteRange | null | 'unsatisfiable' {
+  const m = header === undefined ? null : /^bytes=(\d{1,10})-(\d{0,10})$/.exec(header.trim());
+  if (!m) return null;
+  const first = Number(m[1]);
+  const last = m[2] === '' ? n - 1 : Math.min(Number(m[2]), n - 1);
+  if (first >= n || last < first) return 'unsatisfiable';
+  return { first, last };
+}
+
+/**
+ * Decide what to answer for `method` and `url` (path plus optional query). `/bytes/:n` honours
+ * a single `Range: bytes=a-b` (206, or 416 past the end), as static file servers do;
+ * `/chunked/:n` ignores Range (200, the whole body), as servers without range support do.
+ * `/status/:code?retry-after=S` and `/flaky/:n/:code?retry-after=S` add a Retry-After header;
+ * `/flaky/:n/:code` answers `code` to the first n requests for its URL, then 200.
+ */
+export function planRoute(method: string, url: string, request: RouteRequest = {}): RoutePlan {
   const path = url.split('?', 1)[0] ?? '/';
   const parts = path.split('/').slice(1);
   const [route, arg] = parts;
@@ -60,11 +117,25 @@ export function planRoute(method: string, url: string): RoutePlan {
   if (route === 'echo' && parts.length === 1) return { kind: 'echo' };
   if (!get) return text(405, 'method not allowed\n');
   if (parts.length === 1 && route === 'small') return text(200, 'hello world\n');
+  if (parts.length === 3 && route === 'flaky') {
+    const n = intParam(arg, MAX_REDIRECTS);
+    const code = intParam(parts[2], 599);
+    if (n === null || code === null || code < 200) return text(400, 'n must be 0..1000, code 200..599\n');
+    const before = request.flaky?.next(url) ?? 0;
+    return before < n
+      ? text(code, `failure ${before + 1} of ${n}\n`, retryAfter(url))
+      : text(200, `ok after ${n}\n`);
+  }
   if (parts.length !== 2) return text(404, 'not found\n');
   switch (route) {
     case 'bytes': {
       const n = intParam(arg, MAX_BYTES);
-      return n === null ? text(400, `n must be 0..${MAX_BYTES}\n`) : { kind: 'bytes', n };
+      if (n === null) return text(400, `n must be 0..${MAX_BYTES}\n`);
+      const range = parseRange(request.range, n);
+      if (range === 'unsatisfiable') {
+        return text(416, 'range not satisfiable\n', [['content-range', `bytes */${n}`]]);
+      }
+      return { kind: 'bytes', n, range };
     }
     case 'chunked': {
       const n = intParam(arg, MAX_BYTES);
@@ -84,7 +155,7 @@ export function planRoute(method: string, url: string): RoutePlan {
       if (code === null || code < 200) return text(400, 'code must be 200..599\n');
       // 204 and 304 never carry a body (RFC 9110 15.3.5, 15.4.5).
       if (code === 204 || code === 304) return { kind: 'no-body', status: code, headers: [] };
-      return text(code, `status ${code}\n`);
+      return text(code, `status ${code}\n`, retryAfter(url));
     }
     case 'headers': {
       const n = intParam(arg, MAX_HEADERS);

@@ -7,7 +7,15 @@ import type {
 import uWS from '@trufflesuite/uws-js-unofficial';
 import type { CertificateSet } from './certificates.js';
 import { PATTERN_CHUNK, patternChunk } from './pattern.js';
-import { chunkSizes, EchoBody, planRoute, type RoutePlan, statusText } from './routes.js';
+import {
+  type ByteRange,
+  chunkSizes,
+  EchoBody,
+  FlakyCounts,
+  planRoute,
+  type RoutePlan,
+  statusText,
+} from './routes.js';
 import { AcceptedConnections } from './tcp-table.js';
 import type { TestServer } from './types.js';
 
@@ -37,6 +45,7 @@ function listen(app: TemplatedApp, scheme: 'http' | 'https', options: UwsServerO
   const accepted = new AcceptedConnections();
   const countConnections = options.countConnections ?? true;
   const timers = new Set<NodeJS.Timeout>();
+  const flaky = new FlakyCounts();
   let requests = 0;
 
   app.any('/*', (res, req) => {
@@ -45,7 +54,8 @@ function listen(app: TemplatedApp, scheme: 'http' | 'https', options: UwsServerO
     const query = req.getQuery();
     const url = query ? `${req.getUrl()}?${query}` : req.getUrl();
     const method = req.getCaseSensitiveMethod();
-    respond(res, req, method, url, planRoute(method, url), timers);
+    const range = req.getHeader('range') || undefined;
+    respond(res, req, method, url, planRoute(method, url, { range, flaky }), timers);
   });
 
   return new Promise((resolve, reject) => {
@@ -102,7 +112,7 @@ function respond(
       res.endWithoutBody();
       return;
     case 'bytes':
-      sendBytes(res, plan.n);
+      sendBytes(res, plan.n, plan.range);
       return;
     case 'chunked':
       sendChunked(res, plan.n);
@@ -140,18 +150,24 @@ function respond(
   }
 }
 
-/** n pattern bytes with Content-Length, never buffering more than one chunk (tryEnd + onWritable). */
-function sendBytes(res: HttpResponse, n: number): void {
+/** n pattern bytes with Content-Length (or the `range` of them, 206), never buffering more than
+ * one chunk (tryEnd + onWritable). */
+function sendBytes(res: HttpResponse, n: number, range: ByteRange | null): void {
   let aborted = false;
   res.onAborted(() => {
     aborted = true;
   });
-  res.writeStatus('200 OK').writeHeader('content-type', 'application/octet-stream');
+  const start = range?.first ?? 0;
+  const length = range ? range.last - range.first + 1 : n;
+  if (range) {
+    res.writeStatus(statusText(206)).writeHeader('content-range', `bytes ${range.first}-${range.last}/${n}`);
+  } else res.writeStatus('200 OK');
+  res.writeHeader('accept-ranges', 'bytes').writeHeader('content-type', 'application/octet-stream');
   const pump = (): boolean => {
     while (!aborted) {
       // The write offset counts body bytes uWS accepted, so the next chunk always starts there.
       const offset = res.getWriteOffset();
-      const [ok, done] = res.tryEnd(patternChunk(offset, n - offset), n);
+      const [ok, done] = res.tryEnd(patternChunk(start + offset, length - offset), length);
       if (done) return true;
       if (!ok) return false;
     }

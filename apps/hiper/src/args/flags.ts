@@ -1,0 +1,438 @@
+// Every flag hiper takes, once: the parser and `hiper --help` are both made from this table, so
+// the help cannot leave a flag out. Names are curl's where curl has the same thing.
+
+export const GROUPS = [
+  'What to fetch',
+  'Saving bodies',
+  'Requests',
+  'Connections and TLS',
+  'Failures and retries',
+  'Load',
+  'Output',
+  'Stopping',
+  'General',
+] as const;
+export type Group = (typeof GROUPS)[number];
+
+export interface Flag {
+  /** The long name, without `--`; also the key of the parsed value. */
+  long: string;
+  short?: string;
+  /** More long names for the same flag. */
+  aliases?: readonly string[];
+  type: 'boolean' | 'string';
+  multiple?: boolean;
+  /** What the value is, in the help: FILE, N, TIME... */
+  value?: string;
+  group: Group;
+  help: string;
+}
+
+export const FLAGS: readonly Flag[] = [
+  // What to fetch
+  {
+    long: 'file',
+    short: 'f',
+    type: 'string',
+    value: 'PATH',
+    group: 'What to fetch',
+    help: 'read URLs from PATH, one per line (# starts a comment)',
+  },
+  {
+    long: 'requests',
+    short: 'n',
+    type: 'string',
+    value: 'N',
+    group: 'What to fetch',
+    help: 'requests in total, cycling through the URLs (default: each URL once; 20,000 for the demo)',
+  },
+  {
+    long: 'concurrency',
+    short: 'c',
+    aliases: ['parallel-max'],
+    type: 'string',
+    value: 'N',
+    group: 'What to fetch',
+    help: 'requests in flight at once (default 64; with --rate, the cap, default 1,000)',
+  },
+  {
+    long: 'adapter',
+    short: 'a',
+    type: 'string',
+    value: 'NAME',
+    group: 'What to fetch',
+    help: 'event-loop adapter: epoll (Linux default), kqueue (macOS/BSD default), libuv',
+  },
+  // Saving bodies
+  {
+    long: 'output',
+    short: 'o',
+    type: 'string',
+    multiple: true,
+    value: 'FILE',
+    group: 'Saving bodies',
+    help: 'save the body of the n-th URL to FILE (the n-th -o goes with the n-th URL, as in curl)',
+  },
+  {
+    long: 'remote-name',
+    short: 'O',
+    aliases: ['remote-name-all'],
+    type: 'boolean',
+    group: 'Saving bodies',
+    help: "save every URL without an -o under the last part of its path (as curl's --remote-name-all)",
+  },
+  {
+    long: 'output-dir',
+    type: 'string',
+    value: 'DIR',
+    group: 'Saving bodies',
+    help: 'put relative -o files and -O names in DIR',
+  },
+  {
+    long: 'create-dirs',
+    type: 'boolean',
+    group: 'Saving bodies',
+    help: 'create the folders an output file needs',
+  },
+  {
+    long: 'skip-existing',
+    type: 'boolean',
+    group: 'Saving bodies',
+    help: 'do not fetch a URL whose output file already exists',
+  },
+  {
+    long: 'continue-at',
+    short: 'C',
+    type: 'string',
+    value: '-',
+    group: 'Saving bodies',
+    help: 'resume: ask for the rest of FILE.part (or of FILE) with a Range request; keep FILE.part if stopped',
+  },
+  // Requests
+  {
+    long: 'request',
+    short: 'X',
+    aliases: ['method'],
+    type: 'string',
+    value: 'METHOD',
+    group: 'Requests',
+    help: 'request method (default GET; POST with -d, PUT with -T)',
+  },
+  {
+    long: 'header',
+    short: 'H',
+    type: 'string',
+    multiple: true,
+    value: "'K: V'",
+    group: 'Requests',
+    help: 'add a request header (repeatable)',
+  },
+  {
+    long: 'data',
+    short: 'd',
+    type: 'string',
+    multiple: true,
+    value: 'DATA',
+    group: 'Requests',
+    help: 'POST DATA as a form (@FILE reads it, newlines removed); several are joined with &',
+  },
+  {
+    long: 'data-binary',
+    type: 'string',
+    multiple: true,
+    value: 'DATA',
+    group: 'Requests',
+    help: 'POST DATA exactly as given (@FILE: the file byte for byte)',
+  },
+  {
+    long: 'data-raw',
+    type: 'string',
+    multiple: true,
+    value: 'DATA',
+    group: 'Requests',
+    help: 'like --data, without the special meaning of @',
+  },
+  {
+    long: 'upload-file',
+    short: 'T',
+    type: 'string',
+    value: 'FILE',
+    group: 'Requests',
+    help: "PUT FILE, streamed from disk (a URL ending in / gets the file's name)",
+  },
+  {
+    long: 'user',
+    short: 'u',
+    type: 'string',
+    value: 'USER:PASS',
+    group: 'Requests',
+    help: 'HTTP Basic authentication (not sent on a redirect to another origin)',
+  },
+  {
+    long: 'user-agent',
+    short: 'A',
+    type: 'string',
+    value: 'NAME',
+    group: 'Requests',
+    help: 'the User-Agent header',
+  },
+  {
+    long: 'referer',
+    short: 'e',
+    type: 'string',
+    value: 'URL',
+    group: 'Requests',
+    help: 'the Referer header',
+  },
+  {
+    long: 'cookie',
+    short: 'b',
+    type: 'string',
+    value: 'DATA|FILE',
+    group: 'Requests',
+    help: "send cookies: 'a=1; b=2' as given, or read a cookie file (Netscape format or Set-Cookie lines)",
+  },
+  {
+    long: 'compressed',
+    type: 'boolean',
+    group: 'Requests',
+    help: 'ask for gzip/deflate/br bodies and decode them (the default)',
+  },
+  {
+    long: 'no-compressed',
+    type: 'boolean',
+    group: 'Requests',
+    help: 'ask for bodies as they are (no Accept-Encoding)',
+  },
+  {
+    long: 'location',
+    short: 'L',
+    type: 'boolean',
+    group: 'Requests',
+    help: "follow redirects (the default), with fetch's rules",
+  },
+  {
+    long: 'no-location',
+    type: 'boolean',
+    group: 'Requests',
+    help: 'do not follow redirects: a 3xx is the response',
+  },
+  {
+    long: 'max-redirs',
+    type: 'string',
+    value: 'N',
+    group: 'Requests',
+    help: 'follow at most N redirects (default 10); one more fails with CURLE_TOO_MANY_REDIRECTS',
+  },
+  // Connections and TLS
+  {
+    long: 'proxy',
+    short: 'x',
+    type: 'string',
+    value: 'URL',
+    group: 'Connections and TLS',
+    help: "go through the proxy URL (http://, socks5h://...); 'env' reads http_proxy and friends",
+  },
+  {
+    long: 'resolve',
+    type: 'string',
+    multiple: true,
+    value: 'HOST:PORT:ADDR',
+    group: 'Connections and TLS',
+    help: 'connect to ADDR for HOST:PORT (repeatable), TLS names unchanged',
+  },
+  {
+    long: 'connect-timeout',
+    type: 'string',
+    value: 'TIME',
+    group: 'Connections and TLS',
+    help: 'give up a connect after TIME (seconds, or 500ms, 2s...)',
+  },
+  {
+    long: 'max-time',
+    short: 'm',
+    type: 'string',
+    value: 'TIME',
+    group: 'Connections and TLS',
+    help: 'give up a request after TIME (seconds, or 500ms, 2s...)',
+  },
+  {
+    long: 'timeout',
+    short: 't',
+    type: 'string',
+    value: 'MS',
+    group: 'Connections and TLS',
+    help: 'give up a request after MS milliseconds',
+  },
+  {
+    long: 'limit-rate',
+    type: 'string',
+    value: 'SPEED',
+    group: 'Connections and TLS',
+    help: 'at most SPEED bytes per second per transfer, each way (100k, 1M...)',
+  },
+  {
+    long: 'http1.1',
+    type: 'boolean',
+    group: 'Connections and TLS',
+    help: 'HTTP/1.1 only (the default)',
+  },
+  {
+    long: 'http2',
+    type: 'boolean',
+    group: 'Connections and TLS',
+    help: 'HTTP/2: h2 over TLS for https://, prior knowledge (h2c) for http://',
+  },
+  {
+    long: 'no-keepalive',
+    type: 'boolean',
+    group: 'Connections and TLS',
+    help: 'a new connection for every request (no reuse)',
+  },
+  {
+    long: 'parallel-max-host',
+    type: 'string',
+    value: 'N',
+    group: 'Connections and TLS',
+    help: 'at most N connections to one host at once',
+  },
+  {
+    long: 'cacert',
+    type: 'string',
+    value: 'FILE',
+    group: 'Connections and TLS',
+    help: "trust the PEM CA certificates in FILE instead of the system's",
+  },
+  {
+    long: 'cert',
+    type: 'string',
+    value: 'FILE',
+    group: 'Connections and TLS',
+    help: 'present the PEM client certificate in FILE (its key in FILE too, or --key)',
+  },
+  {
+    long: 'key',
+    type: 'string',
+    value: 'FILE',
+    group: 'Connections and TLS',
+    help: 'the PEM private key of --cert',
+  },
+  {
+    long: 'insecure',
+    short: 'k',
+    type: 'boolean',
+    group: 'Connections and TLS',
+    help: 'do not verify TLS certificates',
+  },
+  // Failures and retries
+  {
+    long: 'fail',
+    type: 'boolean',
+    group: 'Failures and retries',
+    help: 'an HTTP status >= 400 is a failure (no body saved, exit 1)',
+  },
+  {
+    long: 'retry',
+    type: 'string',
+    value: 'N',
+    group: 'Failures and retries',
+    help: 'retry a transient failure up to N times: timeouts, connection errors, 408, 429, 5xx',
+  },
+  {
+    long: 'retry-delay',
+    type: 'string',
+    value: 'TIME',
+    group: 'Failures and retries',
+    help: 'wait TIME between retries (default: 1 s, doubling each time, at most 10 min)',
+  },
+  {
+    long: 'retry-max-time',
+    type: 'string',
+    value: 'TIME',
+    group: 'Failures and retries',
+    help: "start no retry later than TIME after the request's first try",
+  },
+  // Load
+  {
+    long: 'duration',
+    short: 'z',
+    type: 'string',
+    value: 'TIME',
+    group: 'Load',
+    help: 'keep requesting for TIME (30s, 2m...), cycling through the URLs',
+  },
+  {
+    long: 'rate',
+    type: 'string',
+    value: 'N[/s|/m|/h]',
+    group: 'Load',
+    help: 'start N requests per second whatever the latency (open model); latency counts from each start time due',
+  },
+  {
+    long: 'warmup',
+    type: 'string',
+    value: 'TIME',
+    group: 'Load',
+    help: 'run for TIME first and leave those requests out of every figure',
+  },
+  // Output
+  {
+    long: 'results',
+    type: 'string',
+    value: 'FILE',
+    group: 'Output',
+    help: 'write one JSON line per request to FILE (url, status, bytes, time, error, retries, output)',
+  },
+  {
+    long: 'write-out',
+    short: 'w',
+    type: 'string',
+    value: 'FORMAT',
+    group: 'Output',
+    help: "print FORMAT on stdout after each request, with curl's %{variables} (@FILE reads it)",
+  },
+  {
+    long: 'json',
+    type: 'boolean',
+    group: 'Output',
+    help: 'print the summary as JSON (schema in the README)',
+  },
+  {
+    long: 'verbose',
+    short: 'v',
+    type: 'boolean',
+    group: 'Output',
+    help: 'one line per request on stderr: status, URL, bytes, time, error',
+  },
+  {
+    long: 'quiet',
+    short: 'q',
+    type: 'boolean',
+    group: 'Output',
+    help: 'no progress output',
+  },
+  {
+    long: 'silent',
+    short: 's',
+    type: 'boolean',
+    group: 'Output',
+    help: 'no progress and no summary (exit status, --results and -w only)',
+  },
+  // Stopping
+  {
+    long: 'grace',
+    type: 'string',
+    value: 'TIME',
+    group: 'Stopping',
+    help: 'on Ctrl-C, SIGTERM or the end of --duration, let requests in flight finish for TIME (default 5s)',
+  },
+  // General
+  { long: 'help', short: 'h', type: 'boolean', group: 'General', help: 'show this help' },
+  {
+    long: 'version',
+    short: 'V',
+    type: 'boolean',
+    group: 'General',
+    help: "show hiper's and libcurl's versions",
+  },
+];

@@ -1,0 +1,41 @@
+// The Client a command line asks for: its options, and the libcurl options it has no option of
+// its own for (RESOLVE, MAX_RECV_SPEED_LARGE, FORBID_REUSE, COOKIEFILE).
+import type { ClientOptions, EasyOptions, LoopAdapter } from '@multisock/core';
+import type { Config } from './config.js';
+
+export function clientOptions(config: Config, loop: LoopAdapter): ClientOptions {
+  const curl: Partial<EasyOptions> = {};
+  if (config.resolve.length > 0) curl.RESOLVE = config.resolve;
+  if (config.limitRate !== null) {
+    // curl's --limit-rate holds each transfer to the speed, both ways.
+    curl.MAX_RECV_SPEED_LARGE = config.limitRate;
+    curl.MAX_SEND_SPEED_LARGE = config.limitRate;
+  }
+  if (config.noKeepalive) curl.FORBID_REUSE = 1;
+  if (config.cookieFile !== null) curl.COOKIEFILE = config.cookieFile;
+  const options: ClientOptions = {
+    loop,
+    httpVersion: config.http2 ? '2' : '1.1',
+    headers: config.headers,
+    rejectUnauthorized: !config.insecure,
+    followRedirects: config.followRedirects,
+    maxRedirections: config.maxRedirects,
+    decompress: config.compressed,
+    // Every connection of a run stays reusable.
+    maxIdleConnections: Math.max(256, config.concurrency),
+    // hiper measures each request's time itself; libcurl's phases only for -w's time_*.
+    timings: config.writeOut?.needsTimings ?? false,
+  };
+  if (config.timeoutMs !== null) options.timeout = Math.ceil(config.timeoutMs);
+  if (config.connectTimeoutMs !== null) options.connectTimeout = Math.ceil(config.connectTimeoutMs);
+  if (config.ca) options.ca = config.ca;
+  if (config.cert) {
+    options.cert = config.cert;
+    // A PEM file with both the certificate and its key is enough, as for curl.
+    options.key = config.key ?? config.cert;
+  }
+  if (config.proxy !== null) options.proxy = config.proxy;
+  if (config.perHost !== null) options.maxConnectionsPerHost = config.perHost;
+  if (Object.keys(curl).length > 0) options.curlOptions = curl;
+  return options;
+}
