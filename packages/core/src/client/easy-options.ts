@@ -209,6 +209,12 @@ export function withCurlOptions(
         if (value === 1 || value === true) merged.set(name, 1);
         continue;
       }
+      if (name === 'BUFFERSIZE') {
+        // Replaces the HTTP/2 stall workaround's size (see H2_STALL_BUFFER), if there is one.
+        setOption(probe, name, value as OptionValue);
+        merged.set(name, value as OptionValue);
+        continue;
+      }
       if (base.has(name) || CLIENT_MANAGED.has(name)) {
         throw new TypeError(
           `Client: curlOptions.${given} is set by the Client itself: use the Client's own option for it`,
@@ -220,5 +226,14 @@ export function withCurlOptions(
   } finally {
     probe.close();
   }
+  // libcurl 7.88 reads up to 100 buffers in one go before it checks a rate limit again, so the
+  // stall workaround's 64 KiB buffer would let several MiB through unlimited: a rate limit keeps
+  // libcurl's default buffer unless a size is asked for.
+  const limited = merged.has('MAX_RECV_SPEED_LARGE') || merged.has('MAX_SEND_SPEED_LARGE');
+  if (limited && H2_STALL_BUFFER.length > 0 && !hasOwn(extra, 'BUFFERSIZE')) merged.delete('BUFFERSIZE');
   return merged;
+}
+
+function hasOwn(object: object, name: string): boolean {
+  return Object.keys(object).some((key) => key.toUpperCase() === name);
 }
