@@ -718,7 +718,7 @@ Napi::Value EasyHandle::GetClosed(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value EasyHandle::GetMulti(const Napi::CallbackInfo& info) {
-  if (multi == nullptr) return info.Env().Null();
+  if (multi == nullptr || finishedPending) return info.Env().Null();
   return multi->Value();
 }
 

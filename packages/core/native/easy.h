@@ -39,7 +39,10 @@ class EasyHandle : public Napi::ObjectWrap<EasyHandle> {
     pinned_ = false;
   }
   size_t addedIndex = 0;    // its place in the multi's added_ list
-  bool autoRemove = false;  // perform(): removed natively as soon as it finishes
+  bool autoRemove = false;  // perform(): removed natively once it finishes
+  // Finished with autoRemove and waiting for the delivery, which removes it: to JS it is no
+  // longer added (multi is null, removeHandle is a no-op).
+  bool finishedPending = false;
   // A new transfer in `owner`: fresh body and header buffers, no error left from the last one,
   // and libcurl's socket open/close calls reported to the owner.
   void PrepareTransfer(MultiHandle* owner);

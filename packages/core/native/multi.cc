@@ -372,11 +372,11 @@ std::shared_ptr<MultiHandle::AbortCause> MultiHandle::Collect() {
     EasyHandle* easy = EasyHandle::FromCurl(msg->easy_handle);
     if (easy == nullptr || easy->multi != this) continue;
     const CURLcode result = msg->data.result;  // the message dies with remove_handle
-    if (easy->autoRemove) {
-      RemoveFinished(easy, result, nullptr);
-    } else {
-      finished_.push_back({easy, false, result, nullptr});
-    }
+    // A performed Easy stays added until the delivery removes it: removed now, it would shrink
+    // libcurl's connection cache (by default 4 connections per added handle) for the rest of the
+    // loop turn, and connections finishing in it would be closed rather than kept.
+    if (easy->autoRemove) easy->finishedPending = true;
+    finished_.push_back({easy, false, result, nullptr});
   }
   if (!aborted_) return nullptr;
   // A callback failed: every transfer in progress fails with CURLE_ABORTED_BY_CALLBACK, as the
@@ -423,9 +423,26 @@ Napi::Value MultiHandle::CauseValue(Napi::Env env, AbortCause& cause) {
   return error;
 }
 
+void MultiHandle::RemovePending(Finished& f) {
+  EasyHandle* easy = f.easy;
+  ++depth_;
+  curl_multi_remove_handle(multi_, easy->curl());
+  --depth_;
+  RemoveFromList(easy);
+  easy->multi = nullptr;
+  easy->autoRemove = false;
+  easy->finishedPending = false;
+  f.removed = true;             // the entry holds the Easy's pin from here
+  if (added_.empty()) Unref();  // see AddHandle
+}
+
 void MultiHandle::Deliver(Napi::Env env, Napi::Object self, bool fromLoop) {
   std::vector<Finished> batch;
   batch.swap(finished_);
+  // perform()'s Easys leave the multi before their promises settle.
+  for (Finished& f : batch) {
+    if (!f.removed && f.easy->finishedPending) RemovePending(f);
+  }
   // [easy, result, easy, result, ...]: one call for every transfer that finished.
   Napi::Array done = Napi::Array::New(env, batch.size() * 2);
   uint32_t i = 0;
@@ -604,6 +621,7 @@ void MultiHandle::Detach(EasyHandle* easy) {
   if (RemoveFromList(easy) && added_.empty()) Unref();  // see AddHandle
   easy->multi = nullptr;
   easy->autoRemove = false;
+  easy->finishedPending = false;
   easy->Unpin();
 }
 
@@ -611,7 +629,8 @@ Napi::Value MultiHandle::RemoveHandle(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   CheckUsable(env, "removeHandle");
   EasyHandle* easy = ToEasy(env, info[0], "removeHandle");
-  if (easy->multi == nullptr) return env.Undefined();  // libcurl: CURLM_OK
+  // Not added (libcurl: CURLM_OK), or finished and on its way out with its delivery.
+  if (easy->multi == nullptr || easy->finishedPending) return env.Undefined();
   if (easy->multi != this) {
     throw MultiError(env, CURLM_BAD_EASY_HANDLE,
                      "removeHandle: the Easy is added to another Multi");
@@ -641,6 +660,13 @@ void MultiHandle::RemoveFromJs(Napi::Env env, EasyHandle* easy, const char* wher
   CheckUsable(env, where);
   [[maybe_unused]] Napi::Object keep =
       easy->Value();  // alive until the callbacks of the removal have run
+  if (easy->finishedPending) {
+    // Finished (Easy.close() before the delivery): removed now, still delivered as finished.
+    for (Finished& f : finished_) {
+      if (f.easy == easy && !f.removed) RemovePending(f);
+    }
+    return;
+  }
   DropFinished(easy);
   Enter();
   CURLMcode code = curl_multi_remove_handle(multi_, easy->curl());

@@ -78,12 +78,15 @@ class MultiHandle : public Napi::ObjectWrap<MultiHandle> {
   void ReleaseLoop();
 
   struct AbortCause;
-  // Reads libcurl's finished transfers into finished_, removing those added with autoRemove,
-  // and after a callback's abort fails every transfer in progress. Returns that abort's cause,
-  // or null. Runs no JS.
+  // Reads libcurl's finished transfers into finished_ (those added with autoRemove are removed
+  // at delivery), and after a callback's abort fails every transfer in progress. Returns that
+  // abort's cause, or null. Runs no JS.
   std::shared_ptr<AbortCause> Collect();
   // Removes a finished (or aborted) Easy natively and queues it for delivery.
   void RemoveFinished(EasyHandle* easy, CURLcode result, const std::shared_ptr<AbortCause>& cause);
+  // Removes a performed Easy whose entry waits for delivery (see EasyHandle::finishedPending).
+  struct Finished;
+  void RemovePending(Finished& f);
   // Forgets the queued message of an Easy that is being removed.
   void DropFinished(EasyHandle* easy);
   // Forgets every undelivered transfer (closing).

@@ -184,7 +184,15 @@ describe('startHttpServer (uWebSockets.js)', () => {
           })
           .on('error', reject);
       });
-    for (let i = 0; i < 5; i++) await Promise.all([get(), get()]);
+    // A response's 'end' comes before its socket is back in the agent's pool: each round waits
+    // for both sockets to be free, or the next round would open new ones.
+    const freeSockets = () =>
+      Object.values(agent.freeSockets).reduce((n, list) => n + (list?.length ?? 0), 0);
+    for (let i = 0; i < 5; i++) {
+      await Promise.all([get(), get()]);
+      const deadline = Date.now() + 1000;
+      while (freeSockets() < 2 && Date.now() < deadline) await new Promise((r) => setImmediate(r));
+    }
     agent.destroy();
     expect(server.requests - before.requests).toBe(10);
     expect(server.connections - before.connections).toBe(2);
