@@ -4,8 +4,10 @@ import type { Easy } from '../easy.js';
 import { CurlError, CurlMultiError } from '../errors.js';
 import { Multi } from '../multi.js';
 import { ResponseBody } from './body-stream.js';
+import { withCurlOptions } from './curl-options.js';
 import { changedOptions, optionsFor } from './easy-options.js';
 import { EasyPool, type PooledEasy } from './easy-pool.js';
+import { checkExchange, Exchange, type ExchangeHandler, type ExchangeOptions } from './exchange.js';
 import { parseLastHeaderBlock, type ResponseHeaders } from './headers.js';
 import {
   type ClientOptions,
@@ -113,6 +115,7 @@ export class Client {
       throw new TypeError(`Client: timings must be a boolean, got ${describe(options.timings)}`);
     }
     this.#timings = options.timings ?? true;
+    const base = withCurlOptions('Client', optionsFor(this.#defaults), options.curlOptions);
     this.loop = String(loop.name);
     this.#multi = new Multi();
     try {
@@ -122,7 +125,7 @@ export class Client {
       this.#multi.close();
       throw error;
     }
-    this.#pool = new EasyPool(optionsFor(this.#defaults), maxIdleHandles);
+    this.#pool = new EasyPool(base, maxIdleHandles);
   }
 
   /** True once close() was called: new requests are refused. */
@@ -265,6 +268,24 @@ export class Client {
   }
 
   /**
+   * Sends a request and hands its response to `handler` as it arrives: the raw head, each body
+   * chunk, the trailers, with pause(), resume() and abort() on the returned Exchange. For
+   * callers that build their own response type (an undici Dispatcher); no redirect is followed
+   * and nothing is decoded. See exchange.ts. Throws before anything is sent for bad input, as
+   * request() rejects.
+   */
+  exchange(url: string | URL, options: ExchangeOptions, handler: ExchangeHandler): Exchange {
+    const highWaterMark = checkExchange(handler, options);
+    const t = this.#start('exchange', url, options, null, true);
+    const hooks = {
+      perform: (easy: Easy) => this.#multi.perform(easy),
+      failure: (error: unknown) => this.#failure(t, error),
+      finish: () => this.#finish(t),
+    };
+    return new Exchange(t, handler, hooks, highWaterMark);
+  }
+
+  /**
    * Ends everything: requests in flight reject (CurlError code 42, 'the Client was closed'),
    * streamed bodies are destroyed with that error, the adapter is detached, the Multi and every
    * handle are closed, so no fd of this Client stays open. Idempotent.
@@ -305,7 +326,13 @@ export class Client {
   // --- one transfer ----------------------------------------------------------------------------
 
   /** Validates the request, borrows a handle and sets it up. Throws before anything started. */
-  #start(where: string, url: string | URL, options: RequestOptions, body: ResponseBody | null): Transfer {
+  #start(
+    where: string,
+    url: string | URL,
+    options: RequestOptions,
+    body: ResponseBody | null,
+    streaming = body !== null,
+  ): Transfer {
     if (this.#closing) throw CurlMultiError.fromCode(1, `${where}: the Client is closed`);
     const href = requestUrl(where, url);
     if (typeof options !== 'object' || options === null)
@@ -322,7 +349,7 @@ export class Client {
     const pooled = this.#pool.acquire();
     const t = this.#transfer(pooled, href, defaults, method);
     try {
-      this.#configure(t, defaults, method, requestBody, body !== null);
+      this.#configure(t, defaults, method, requestBody, streaming);
       if (body) {
         t.pauser = new Pauser(pooled.easy, (error) => t.abort(error));
         body.attach(t.pauser);

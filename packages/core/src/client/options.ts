@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream';
 import type { LoopAdapter } from '../contract.js';
+import type { CurlOptions } from './curl-options.js';
 
 /** '1.1': HTTP/1.1 only. '2': h2 over TLS through ALPN, HTTP/1.1 for http:// (libcurl's
  * CURL_HTTP_VERSION_2TLS). 'h2c': HTTP/2 with prior knowledge, also for http://. */
@@ -78,6 +79,11 @@ export interface ClientOptions extends RequestDefaults {
   /** Read the phase timings of every response (default true); false makes response.timings
    * null (the timings are read in the same native call as the status, so the saving is small). */
   timings?: boolean;
+  /** libcurl options by name (CURLOPT_ without the prefix) set on every handle, for what the
+   * Client has no option for: `{ PIPEWAIT: 1, MAXAGE_CONN: 30, IPRESOLVE: 1 }`. Options the
+   * Client sets itself (headers, timeouts, TLS, proxy, body, callbacks...) are a TypeError
+   * naming what to use instead; a wrong name or value is libcurl's CurlError, at construction. */
+  curlOptions?: CurlOptions;
 }
 
 export interface RequestOptions extends RequestDefaults {
