@@ -14,6 +14,8 @@ command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
 command -v make >/dev/null 2>&1 || need_apt+=(make)
 command -v g++ >/dev/null 2>&1 || need_apt+=(g++)
 command -v wrk >/dev/null 2>&1 || need_apt+=(wrk)  # the server's ceiling in apps/bench
+command -v tinyproxy >/dev/null 2>&1 || need_apt+=(tinyproxy)    # CONNECT proxy for @multisock/undici's tests
+command -v microsocks >/dev/null 2>&1 || need_apt+=(microsocks)  # SOCKS5 proxy for the same tests
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing ${need_apt[*]} from Debian"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
