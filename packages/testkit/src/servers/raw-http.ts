@@ -16,6 +16,10 @@ export const RAW_ROUTES = {
   folded: '/folded',
   /** Fields in mixed case, two `Set-Cookie` and two `X-Repeated` lines. */
   mixedCase: '/mixed-case',
+  /** A complete head announcing 10 bytes, then nothing more (a stream that has not begun). */
+  headThenStall: '/head-then-stall',
+  /** A head announcing 10 bytes and 5 of them ('hello'), then nothing more. */
+  bodyThenStall: '/body-then-stall',
 } as const;
 
 const CHUNK = 16 * 1024;
@@ -23,7 +27,8 @@ const CHUNK = 16 * 1024;
 /**
  * HTTP/1.1 written byte by byte on a raw `net` socket, for protocol corners the other servers
  * cannot produce on demand: 1xx responses before the final one, chunked bodies with trailers,
- * obs-fold, header names in mixed case. Keep-alive; one request at a time per connection.
+ * obs-fold, header names in mixed case, a body that stops. Keep-alive; one request at a time per
+ * connection; close() ends every connection, stalled ones included.
  */
 export function startRawHttpServer(): Promise<TestServer> {
   const sockets = new Set<net.Socket>();
@@ -98,6 +103,12 @@ function answer(path: string): Buffer {
       'HTTP/1.1 200 OK\r\nX-Mixed-Case: One\r\nSet-Cookie: a=1\r\nx-repeated: 1\r\n' +
         'Set-Cookie: b=2\r\nX-REPEATED: 2\r\nContent-Length: 2\r\n\r\nok',
     );
+  }
+  if (path === RAW_ROUTES.headThenStall) {
+    return Buffer.from('HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 10\r\n\r\n');
+  }
+  if (path === RAW_ROUTES.bodyThenStall) {
+    return Buffer.from('HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 10\r\n\r\nhello');
   }
   if (path.startsWith(RAW_ROUTES.trailers)) {
     const n = Number(path.slice(RAW_ROUTES.trailers.length));

@@ -117,6 +117,12 @@ export function planRoute(method: string, url: string): RoutePlan {
       const n = intParam(arg, MAX_TRAILER_BYTES);
       return n === null ? text(400, `n must be 0..${MAX_TRAILER_BYTES}\n`) : { kind: 'trailers', n };
     }
+    case 'cache': {
+      // A response shared caches may keep for :seconds (the cache interceptor's test).
+      const seconds = intParam(arg, 86_400);
+      if (seconds === null) return text(400, 'seconds must be 0..86400\n');
+      return text(200, `cacheable for ${seconds} s\n`, [['cache-control', `public, max-age=${seconds}`]]);
+    }
     case 'repeated': {
       // n headers of one name, and n Set-Cookie lines: a client must keep every one.
       const n = intParam(arg, MAX_HEADERS);
