@@ -4,7 +4,7 @@ import { Client, CurlError, CurlMultiError, type ExchangeOptions } from '@multis
 import { Dispatcher, errors } from 'undici';
 import { bytesLength, requestBody } from './body.js';
 import { channels } from './diagnostics.js';
-import { undiciError, withCause } from './errors.js';
+import { withCause } from './errors.js';
 import { type AnyHandler, Controller, DispatchedRequest, type RequestOwner } from './handler.js';
 import { type CurlDispatcherOptions, resolveOptions } from './options.js';
 import { DispatchRequest } from './request.js';
@@ -53,7 +53,8 @@ export class CurlDispatcher extends Dispatcher implements RequestOwner {
     try {
       this.#client = new Client(resolved.client);
     } catch (error) {
-      throw asInvalidArgument(error);
+      // The Client's TypeErrors and RangeErrors, and libcurl's for curlOptions.
+      throw withCause(new InvalidArgumentError(`CurlDispatcher: ${(error as Error).message}`), error);
     }
   }
 
@@ -311,12 +312,11 @@ function callOnError(handler: AnyHandler, error: Error): void {
   handler.onError(error);
 }
 
-/** What the Client throws for bad input, as undici's InvalidArgumentError (the original as
- * cause); a closed Client is a destroyed dispatcher. */
+/** What the Client throws for bad input (a bad URL, a header it refuses), as undici's
+ * InvalidArgumentError with the original as cause; a closed Client is a destroyed dispatcher. */
 function asInvalidArgument(error: unknown): unknown {
   if (error instanceof CurlMultiError) return withCause(new ClientDestroyedError(), error);
-  if (error instanceof CurlError) return undiciError(error).error;
-  if (error instanceof TypeError || error instanceof RangeError) {
+  if (error instanceof CurlError || error instanceof TypeError || error instanceof RangeError) {
     return withCause(new InvalidArgumentError(error.message), error);
   }
   return error;

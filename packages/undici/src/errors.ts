@@ -17,8 +17,9 @@ const socket = (phase: 'connect' | 'socket'): Mapping => ({
 
 /** libcurl code -> undici class. The README's table is this one. */
 const MAPPINGS: ReadonlyMap<number, Mapping> = new Map<number, Mapping>([
-  [1, { make: (m) => new errors.InvalidArgumentError(m), phase: null }], // UNSUPPORTED_PROTOCOL
-  [3, { make: (m) => new errors.InvalidArgumentError(m), phase: null }], // URL_MALFORMAT
+  // UNSUPPORTED_PROTOCOL: from a transfer, 7.88's "Unsupported HTTP version in response" (a
+  // bad URL scheme is refused before anything is sent: an InvalidArgumentError).
+  [1, { make: (m) => new errors.HTTPParserError(m), phase: 'socket' }],
   [5, socket('connect')], // COULDNT_RESOLVE_PROXY
   [6, socket('connect')], // COULDNT_RESOLVE_HOST
   [7, socket('connect')], // COULDNT_CONNECT

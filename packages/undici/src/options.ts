@@ -108,6 +108,14 @@ export function resolveOptions(options: CurlDispatcherOptions | undefined): Reso
     return value;
   };
   const { headersTimeout: _h, bodyTimeout: _b, curlOptions, ...rest } = options;
+  if (
+    curlOptions !== undefined &&
+    (typeof curlOptions !== 'object' || curlOptions === null || Array.isArray(curlOptions))
+  ) {
+    throw new errors.InvalidArgumentError(
+      'CurlDispatcher: curlOptions must be an object of libcurl option names and values',
+    );
+  }
   const client: ClientOptions = {
     ...rest,
     loop: options.loop ?? libuv,
