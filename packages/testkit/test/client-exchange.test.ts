@@ -347,6 +347,7 @@ describe.each(adapters)('Client curlOptions over $name', ({ name, adapter }) => 
     }
     expect(error).toBeInstanceOf(CurlError);
     expect(error).toMatchObject({ codeName: 'CURLE_UNKNOWN_OPTION' });
-    expect(make({ PIPEWAIT: 'yes' })).toThrow(CurlError);
+    expect(make({ TCP_KEEPALIVE: 'yes' })).toThrow(CurlError);
+    expect(make({ PIPEWAIT: 1 })).toThrow(/the Client sets it per request/);
   });
 });

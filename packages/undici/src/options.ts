@@ -39,8 +39,7 @@ export interface CurlDispatcherOptions {
   maxHeaderSize?: number;
   /** Largest response body in bytes; larger: ResponseExceededMaxSizeError. Unset: no limit. */
   maxResponseSize?: number;
-  /** libcurl options by name for what has no option here: `{ MAXAGE_CONN: 30 }`. PIPEWAIT is
-   * 1 unless given (requests wait for a connection that may multiplex them). */
+  /** libcurl options by name for what has no option here: `{ MAXAGE_CONN: 30 }`. */
   curlOptions?: CurlOptions;
 }
 
@@ -125,7 +124,7 @@ export function resolveOptions(options: CurlDispatcherOptions | undefined): Reso
     followRedirects: false,
     decompress: false,
     timings: false,
-    curlOptions: { PIPEWAIT: 1, ...curlOptions },
+    ...(curlOptions !== undefined ? { curlOptions } : {}),
   };
   return {
     client,

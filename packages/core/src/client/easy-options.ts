@@ -101,6 +101,7 @@ export const REQUEST_OPTION_DEFAULTS: ReadonlyMap<OptionName, OptionValue> = new
     ['NOBODY', 0],
     ['WRITEFUNCTION', null],
     ['HEADERFUNCTION', null],
+    ['PIPEWAIT', 0],
   ],
 );
 

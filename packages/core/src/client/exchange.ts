@@ -120,7 +120,9 @@ function flushDue(): void {
  * One request and its response handed over piece by piece (Client.exchange): the raw head, the
  * body chunks, the trailers. Unlike request() and stream(), an exchange follows no redirect and
  * decodes nothing, and it sends exactly the headers given: libcurl's own `Accept: *\/*`,
- * `Expect: 100-continue` and form `Content-Type` are not added. Flow control is the caller's:
+ * `Expect: 100-continue` and form `Content-Type` are not added. A request that may be
+ * multiplexed (https with httpVersion '2', or 'h2c') waits for a connection being opened to its
+ * host instead of opening its own (see mayMultiplex). Flow control is the caller's:
  * pause() and resume() (or a false from onHead/onData) stop and restart the delivery, and with
  * it libcurl's reading of the transfer; resuming libcurl happens on a later turn of the loop,
  * never inside one of its callbacks. abort() ends it at any moment, with onError called once.
@@ -177,6 +179,7 @@ export class Exchange {
     pooled.set('WRITEFUNCTION', this.#write);
     pooled.set('HTTPHEADER', exchangeHeaderLines(t.defaults));
     if (t.defaults.decompress) pooled.set('ACCEPT_ENCODING', null);
+    if (mayMultiplex(t)) pooled.set('PIPEWAIT', 1);
     void this.#run();
   }
 
@@ -378,6 +381,19 @@ export class Exchange {
 }
 
 const EMPTY_CHUNK = Buffer.alloc(0);
+
+/**
+ * Whether the request may share an HTTP/2 connection: then it waits for a connection being
+ * opened to its host rather than opening one of its own (libcurl's PIPEWAIT), so a burst of
+ * requests to a new host makes one connection, not one each. Not for http:// without 'h2c':
+ * HTTP/1.1 cannot multiplex, and libcurl would hold every such request until the first
+ * response to the host arrived (a slow one holding them all).
+ */
+function mayMultiplex(t: Transfer): boolean {
+  const version = t.defaults.httpVersion;
+  if (version === 'h2c') return true;
+  return version === '2' && t.url.startsWith('https:');
+}
 
 /** The three digits after 'HTTP/x ' (0 when they are not there). */
 function statusOf(line: Buffer): number {
