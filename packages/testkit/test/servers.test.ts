@@ -505,6 +505,18 @@ describe('encoded and trailers routes', () => {
     }
   });
 
+  it('/cache/:seconds is cacheable for that long', async () => {
+    const server = await startHttpServer();
+    try {
+      const res = await request(`${server.url}/cache/60`);
+      expect(res.headers['cache-control']).toBe('public, max-age=60');
+      expect(res.body.toString()).toBe('cacheable for 60 s\n');
+      expect((await request(`${server.url}/cache/x`)).status).toBe(400);
+    } finally {
+      await server.close();
+    }
+  });
+
   it('/trailers/:n ends with trailer fields over HTTP/2; uWS says it cannot', async () => {
     const h2 = await startHttp2Server({ tls: false });
     const uws = await startHttpServer();
@@ -573,6 +585,22 @@ describe('startRawHttpServer', () => {
     });
     expect(res.body.equals(patternBytes(70_000))).toBe(true);
     expect(res.trailers).toEqual(Object.fromEntries(trailersFor(70_000)));
+  });
+
+  it('stops after the head, or after part of the body, and close() ends such connections', async () => {
+    const head = await rawResponse(RAW_ROUTES.headThenStall, '\r\n\r\n');
+    expect(head).toMatch(/Content-Length: 10\r\n\r\n$/);
+    const part = await rawResponse(RAW_ROUTES.bodyThenStall, 'hello');
+    expect(part).toMatch(/Content-Length: 10\r\n\r\nhello$/);
+    const own = await startRawHttpServer();
+    const socket = net.connect(own.port, '127.0.0.1', () =>
+      socket.write(`GET ${RAW_ROUTES.headThenStall} HTTP/1.1\r\n\r\n`),
+    );
+    const ended = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    socket.on('error', () => {});
+    await new Promise((resolve) => socket.once('data', resolve));
+    await own.close();
+    await ended;
   });
 
   it('folds a field, keeps mixed case and repeats, answers 404 otherwise, on one connection', async () => {
