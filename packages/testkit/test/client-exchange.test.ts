@@ -195,7 +195,7 @@ describe.each(adapters)('Client.exchange over $name', ({ name, adapter }) => {
   });
 
   it(`${name}: follows no redirect, decodes nothing, and sends no header it was not given`, async () => {
-    open(); // the Client's defaults follow redirects and decode: an exchange does neither
+    open({ defaultAccept: null }); // the Client's defaults follow redirects and decode: an exchange does neither
     const redirect = record(client, `${http.url}/redirect/1`);
     await redirect.done;
     expect(redirect.head!.status).toBe(302);
@@ -316,6 +316,39 @@ describe.each(adapters)('Client.exchange over $name', ({ name, adapter }) => {
     ).toThrow(/handler.onEnd must be a function/);
     expect(() => client.exchange(`${http.url}/small`, { highWaterMark: 0 }, ok)).toThrow(RangeError);
     expect(client.inFlight).toBe(0);
+  });
+});
+
+describe.each(adapters)('Client defaultAccept over $name', ({ name, adapter }) => {
+  it(`${name}: is libcurl's */* unless set; null sends none; a request's own Accept wins`, async () => {
+    const accepts: Array<string | undefined> = [];
+    for (const defaultAccept of [undefined, null, 'application/json'] as const) {
+      const client = new Client({ loop: adapter, ...(defaultAccept !== undefined ? { defaultAccept } : {}) });
+      try {
+        for (const headers of [undefined, { accept: 'text/html' }, { 'x-other': '1' }]) {
+          const res = await client.request(`${http.url}/echo`, {
+            method: 'POST',
+            body: 'x',
+            ...(headers ? { headers } : {}),
+          });
+          accepts.push(res.json<EchoReply>().headers.accept);
+        }
+      } finally {
+        await client.close();
+      }
+    }
+    expect(accepts).toEqual([
+      '*/*',
+      'text/html',
+      '*/*',
+      undefined,
+      'text/html',
+      undefined,
+      'application/json',
+      'text/html',
+      'application/json',
+    ]);
+    expect(() => new Client({ loop: adapter, defaultAccept: 'a\nb' })).toThrow(TypeError);
   });
 });
 

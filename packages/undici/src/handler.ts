@@ -94,6 +94,7 @@ export class DispatchedRequest implements ExchangeHandler {
   #exchange: Exchange | null = null;
   #settled = false;
   #timer: NodeJS.Timeout | null = null;
+  #timerMs = 0;
   #inBody = false;
   #paused = false;
   /** Run by the dispatcher once the request settled (an abort signal's listener removed). */
@@ -255,10 +256,16 @@ export class DispatchedRequest implements ExchangeHandler {
 
   #arm(ms: number): void {
     if (this.#timer !== null) {
+      // Headers and body timeouts are usually the same (300 s): one timer, restarted.
+      if (this.#timerMs === ms) {
+        this.#timer.refresh();
+        return;
+      }
       clearTimeout(this.#timer);
     }
     this.#timer = setTimeout(this.#timedOut, ms);
     this.#timer.unref();
+    this.#timerMs = ms;
   }
 
   #disarm(): void {

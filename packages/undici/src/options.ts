@@ -123,6 +123,8 @@ export function resolveOptions(options: CurlDispatcherOptions | undefined): Reso
     // The caller (fetch, or an interceptor) follows redirects and decodes bodies.
     followRedirects: false,
     decompress: false,
+    // undici sends no Accept of its own; libcurl's '*/*' would be a header nobody asked for.
+    defaultAccept: null,
     timings: false,
     ...(curlOptions !== undefined ? { curlOptions } : {}),
   };

@@ -7,7 +7,13 @@ import { ResponseBody } from './body-stream.js';
 import { withCurlOptions } from './curl-options.js';
 import { changedOptions, optionsFor } from './easy-options.js';
 import { EasyPool, type PooledEasy } from './easy-pool.js';
-import { checkExchange, Exchange, type ExchangeHandler, type ExchangeOptions } from './exchange.js';
+import {
+  checkExchange,
+  Exchange,
+  type ExchangeHandler,
+  type ExchangeHooks,
+  type ExchangeOptions,
+} from './exchange.js';
 import { parseLastHeaderBlock, type ResponseHeaders } from './headers.js';
 import {
   type ClientOptions,
@@ -81,6 +87,8 @@ export class Client {
   /** MAXCONNECTS now, and whether the caller chose it. */
   #idleConnections: number;
   readonly #fixedIdleConnections: boolean;
+  /** What every exchange() calls back into (made at the first). */
+  #exchangeHooks: ExchangeHooks | null = null;
   /** Name of the loop adapter driving this Client. */
   readonly loop: string;
 
@@ -277,12 +285,12 @@ export class Client {
   exchange(url: string | URL, options: ExchangeOptions, handler: ExchangeHandler): Exchange {
     const highWaterMark = checkExchange(handler, options);
     const t = this.#start('exchange', url, options, null, true);
-    const hooks = {
-      perform: (easy: Easy) => this.#multi.perform(easy),
-      failure: (error: unknown) => this.#failure(t, error),
-      finish: () => this.#finish(t),
+    this.#exchangeHooks ??= {
+      perform: (easy) => this.#multi.perform(easy),
+      failure: (transfer, error) => this.#failure(transfer, error),
+      finish: (transfer) => this.#finish(transfer),
     };
-    return new Exchange(t, handler, hooks, highWaterMark);
+    return new Exchange(t, handler, this.#exchangeHooks, highWaterMark);
   }
 
   /**
@@ -331,7 +339,7 @@ export class Client {
     url: string | URL,
     options: RequestOptions,
     body: ResponseBody | null,
-    streaming = body !== null,
+    exchange = false,
   ): Transfer {
     if (this.#closing) throw CurlMultiError.fromCode(1, `${where}: the Client is closed`);
     const href = requestUrl(where, url);
@@ -349,7 +357,7 @@ export class Client {
     const pooled = this.#pool.acquire();
     const t = this.#transfer(pooled, href, defaults, method);
     try {
-      this.#configure(t, defaults, method, requestBody, streaming);
+      this.#configure(t, defaults, method, requestBody, body !== null || exchange, exchange);
       if (body) {
         t.pauser = new Pauser(pooled.easy, (error) => t.abort(error));
         body.attach(t.pauser);
@@ -426,6 +434,7 @@ export class Client {
     method: string,
     body: RequestBodySource,
     streaming: boolean,
+    exchange = false,
   ): void {
     const { pooled } = t;
     pooled.easy.setopt('URL', t.url);
@@ -463,7 +472,8 @@ export class Client {
       });
     }
     const maxHeaderSize = defaults.maxHeaderSize;
-    if (maxHeaderSize > 0) {
+    // An exchange checks the head's size itself, as it parses the head.
+    if (maxHeaderSize > 0 && !exchange) {
       t.headerChunks = [];
       let blockBytes = 0;
       pooled.set('HEADERFUNCTION', (line: Buffer) => {

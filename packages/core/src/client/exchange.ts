@@ -1,7 +1,7 @@
 import { CurlCode, Pause, WRITEFUNC_PAUSE } from '../constants.js';
 import type { Easy } from '../easy.js';
 import { CurlError } from '../errors.js';
-import { checkInteger, describe, type RequestOptions, type ResolvedDefaults } from './options.js';
+import { checkInteger, describe, type RequestOptions } from './options.js';
 import { Pauser } from './pauser.js';
 import type { Transfer } from './transfer.js';
 
@@ -76,9 +76,9 @@ export function checkExchange(handler: unknown, options: ExchangeOptions): numbe
 export interface ExchangeHooks {
   perform(easy: Easy): Promise<Easy>;
   /** The error a failed transfer reports (the Client's own rules: abort reason, limits...). */
-  failure(error: unknown): unknown;
+  failure(t: Transfer, error: unknown): unknown;
   /** The transfer is over: give the handle back. */
-  finish(): void;
+  finish(t: Transfer): void;
 }
 
 const DEFAULT_HIGH_WATER_MARK = 64 * 1024;
@@ -90,22 +90,31 @@ const HTAB = 9;
 const COLON = 58;
 const HTTP_SLASH = 0x48545450; // 'HTTP'
 
-/** libcurl adds these to requests on its own; an exchange sends what the caller gave. */
-const SUPPRESSED: ReadonlyArray<[name: string, line: string]> = [
-  ['accept', 'Accept:'],
-  ['expect', 'Expect:'],
-  ['content-type', 'Content-Type:'],
-];
-const headerLinesCache = new WeakMap<ResolvedDefaults, string[]>();
+/**
+ * Heads that neither a body byte nor the end has brought yet (a stream that has not begun, a
+ * slow body): every POLL_MS the poller takes what libcurl collected for those that waited
+ * POLL_AFTER_TICKS ticks, so such a head is handed over within about 20 ms of its arrival. The
+ * timer runs only while an exchange waits, and a response that arrives whole never meets it.
+ */
+const POLL_MS = 10;
+const POLL_AFTER_TICKS = 2;
+const awaitingHead = new Set<Exchange>();
+let poller: NodeJS.Timeout | null = null;
 
-function exchangeHeaderLines(defaults: ResolvedDefaults): string[] {
-  let lines = headerLinesCache.get(defaults);
-  if (lines === undefined) {
-    lines = [...defaults.headerLines];
-    for (const [name, line] of SUPPRESSED) if (!defaults.headerNames.has(name)) lines.push(line);
-    headerLinesCache.set(defaults, lines);
+function awaitHead(exchange: Exchange): void {
+  awaitingHead.add(exchange);
+  if (poller === null) {
+    poller = setInterval(pollHeads, POLL_MS);
+    poller.unref();
   }
-  return lines;
+}
+
+function pollHeads(): void {
+  for (const exchange of awaitingHead) exchange.poll();
+  if (awaitingHead.size === 0 && poller !== null) {
+    clearInterval(poller);
+    poller = null;
+  }
 }
 
 /** Deliveries waiting for the end of the current loop turn, all in one microtask. */
@@ -119,33 +128,40 @@ function flushDue(): void {
 /**
  * One request and its response handed over piece by piece (Client.exchange): the raw head, the
  * body chunks, the trailers. Unlike request() and stream(), an exchange follows no redirect and
- * decodes nothing, and it sends exactly the headers given: libcurl's own `Accept: *\/*`,
- * `Expect: 100-continue` and form `Content-Type` are not added. A request that may be
- * multiplexed (https with httpVersion '2', or 'h2c') waits for a connection being opened to its
- * host instead of opening its own (see mayMultiplex). Flow control is the caller's:
- * pause() and resume() (or a false from onHead/onData) stop and restart the delivery, and with
- * it libcurl's reading of the transfer; resuming libcurl happens on a later turn of the loop,
- * never inside one of its callbacks. abort() ends it at any moment, with onError called once.
+ * decodes nothing (libcurl's `Accept: *\/*` goes out unless the Client's defaultAccept says
+ * otherwise, as with request() and stream()).
+ *
+ * The head is collected natively and parsed once complete: at the first body byte, at the end
+ * of a body-less response, or, for a head whose body does not follow at once (an event stream),
+ * by a poller within about 20 ms. Body chunks come through the write function. A request that
+ * may be multiplexed (https with httpVersion '2', or 'h2c') waits for a connection being opened
+ * to its host instead of opening its own (see mayMultiplex).
+ *
+ * Flow control is the caller's: pause() and resume() (or a false from onHead/onData) stop and
+ * restart the delivery, and with it libcurl's reading of the transfer; resuming libcurl happens
+ * on a later turn of the loop, never inside one of its callbacks. abort() ends it at any
+ * moment, with onError called once.
  */
 export class Exchange {
   readonly #t: Transfer;
   readonly #handler: ExchangeHandler;
   readonly #hooks: ExchangeHooks;
-  readonly #pauser: Pauser;
+  /** Made at the first pause (an upload's, or the write function's). */
+  #pauser: Pauser | null;
   readonly #highWaterMark: number;
   readonly #maxHeaderSize: number;
   readonly #maxResponseSize: number;
 
-  // Parsing, inside libcurl's callbacks.
-  #status = 0;
-  #statusLine: Buffer | null = null;
-  #fields: Buffer[] = [];
-  #blockBytes = 0;
-  /** The final head was parsed: header lines from here on are trailers. */
+  // The head, collected natively by libcurl and parsed here once it is complete.
+  /** Header bytes taken so far, while the head is incomplete (the poller's). */
+  #raw: Buffer | null = null;
+  /** The final head was parsed: what libcurl collects from here on is trailers. */
   #headParsed = false;
+  /** Poller ticks this exchange waited for its head. */
+  #waited = 0;
   #trailers: Buffer[] | null = null;
   #received = 0;
-  #connectionAsked: boolean;
+  readonly #countConnections: boolean;
 
   // Delivery, outside them.
   #head: ExchangeHead | null = null;
@@ -169,17 +185,16 @@ export class Exchange {
     this.#highWaterMark = highWaterMark;
     this.#maxHeaderSize = t.defaults.maxHeaderSize;
     this.#maxResponseSize = t.defaults.maxResponseSize;
-    this.#connectionAsked = typeof handler.onConnection !== 'function';
+    this.#countConnections = typeof handler.onConnection === 'function';
     const { pooled } = t;
-    t.pauser ??= new Pauser(pooled.easy, (error) => t.abort(error));
     this.#pauser = t.pauser;
-    // Both callbacks are in JS: nothing is collected natively for the Client to empty.
-    t.taken = true;
-    pooled.set('HEADERFUNCTION', this.#header);
+    // The body comes through JS; the head is collected natively (a JS call per header line
+    // costs more than the rest of a small response) and taken at the first body byte, at the
+    // end, or by the poller when neither comes soon.
     pooled.set('WRITEFUNCTION', this.#write);
-    pooled.set('HTTPHEADER', exchangeHeaderLines(t.defaults));
     if (t.defaults.decompress) pooled.set('ACCEPT_ENCODING', null);
     if (mayMultiplex(t)) pooled.set('PIPEWAIT', 1);
+    awaitHead(this);
     void this.#run();
   }
 
@@ -255,12 +270,21 @@ export class Exchange {
     if (this.#paused) return;
     if (this.#curlPaused) {
       this.#curlPaused = false;
-      this.#pauser.resume(Pause.RECV);
+      this.#pauser!.resume(Pause.RECV);
     }
     if (this.#ended && this.#headDelivered && this.#queued === 0) {
       this.#settle();
       handler.onEnd(this.#trailers ?? EMPTY);
     }
+  }
+
+  #pausedBy(): Pauser {
+    if (this.#pauser === null) {
+      const t = this.#t;
+      t.pauser ??= new Pauser(t.pooled.easy, (error) => t.abort(error));
+      this.#pauser = t.pauser;
+    }
+    return this.#pauser;
   }
 
   #schedule(): void {
@@ -272,6 +296,7 @@ export class Exchange {
 
   #settle(): void {
     this.#settled = true;
+    awaitingHead.delete(this);
     this.#chunks = [];
     this.#next = 0;
     this.#queued = 0;
@@ -287,15 +312,21 @@ export class Exchange {
       await this.#hooks.perform(t.pooled.easy);
     } catch (error) {
       failed = true;
-      failure = this.#hooks.failure(error);
-    } finally {
-      this.#hooks.finish();
+      failure = this.#hooks.failure(t, error);
     }
+    if (!failed && !this.#settled) {
+      // What libcurl collected since: the head of a body-less response, then any trailers.
+      failure = this.#takeHead(true);
+      failed = failure !== null;
+      if (!failed) {
+        const rest = t.pooled.easy.takeHeaders();
+        if (rest.length > 0) this.#addTrailers(rest, 0);
+        t.taken = true;
+      }
+    }
+    // A failed transfer's header bytes are the Client's to drop (t.taken stays false).
+    this.#hooks.finish(t);
     if (this.#settled) return;
-    if (!failed && !this.#headParsed) {
-      failed = true;
-      failure = CurlError.fromCode(CurlCode.WEIRD_SERVER_REPLY, 'the transfer ended without a response head');
-    }
     if (failed) {
       this.#settle();
       this.#handler.onError(failure);
@@ -305,63 +336,81 @@ export class Exchange {
     this.#schedule();
   }
 
-  // --- inside libcurl's callbacks: parse and queue, nothing else -------------------------------
-
-  readonly #header = (line: Buffer): number | undefined => {
-    if (this.#settled) return 0;
-    if (this.#headParsed) {
-      this.#trailer(line);
-      return undefined;
-    }
-    const length = line.length;
-    if (length >= 5 && line.readUInt32BE(0) === HTTP_SLASH && line[4] === 0x2f) {
-      // A status line starts each response: a 1xx, then the final one.
-      if (!this.#connectionAsked) {
-        this.#connectionAsked = true;
-        this.#connections = this.#t.pooled.easy.getinfo('NUM_CONNECTS');
-        this.#schedule();
-      }
-      this.#status = statusOf(line);
-      this.#statusLine = line;
-      this.#fields = [];
-      this.#blockBytes = length;
-      return undefined;
-    }
-    this.#blockBytes += length;
-    if (this.#maxHeaderSize > 0 && this.#blockBytes > this.#maxHeaderSize) {
-      this.#t.limitError = CurlError.fromCode(
+  /**
+   * Takes what libcurl collected of the head and parses it: once the final head is complete it
+   * is queued for delivery (what follows it is trailers). `complete`: the head must be there (a
+   * body byte arrived, or the transfer ended). Returns the error that ends the exchange, or
+   * null.
+   */
+  #takeHead(complete: boolean): CurlError | null {
+    if (this.#headParsed) return null;
+    const t = this.#t;
+    const bytes = t.pooled.easy.takeHeaders();
+    const raw =
+      this.#raw === null ? bytes : bytes.length === 0 ? this.#raw : Buffer.concat([this.#raw, bytes]);
+    const parsed = parseHead(raw);
+    const limit = this.#maxHeaderSize;
+    if (limit > 0 && (parsed === null ? raw.length : parsed.size) > limit) {
+      return CurlError.fromCode(
         CurlCode.WRITE_ERROR,
-        `the response headers exceed maxHeaderSize (${this.#maxHeaderSize} bytes)`,
+        `the response headers exceed maxHeaderSize (${limit} bytes)`,
       );
-      return 0;
     }
-    const end = contentEnd(line);
-    if (end === 0) {
-      // The empty line ending a block: a 1xx block is dropped, the next status line follows.
-      if (this.#status >= 200) {
-        this.#headParsed = true;
-        this.#head = headOf(this.#status, this.#statusLine, this.#fields);
-        this.#fields = [];
-        this.#schedule();
+    if (parsed === null) {
+      if (complete) {
+        return CurlError.fromCode(
+          CurlCode.WEIRD_SERVER_REPLY,
+          'the transfer ended without a complete response head',
+        );
       }
-      return undefined;
+      this.#raw = raw;
+      return null;
     }
-    addField(this.#fields, line, end);
-    return undefined;
-  };
-
-  #trailer(line: Buffer): void {
-    const end = contentEnd(line);
-    if (end === 0) return;
-    this.#trailers ??= [];
-    addField(this.#trailers, line, end);
+    this.#raw = null;
+    this.#headParsed = true;
+    awaitingHead.delete(this);
+    this.#head = parsed.head;
+    if (parsed.end < raw.length) this.#addTrailers(raw, parsed.end);
+    if (this.#countConnections) this.#connections = t.pooled.easy.getinfo('NUM_CONNECTS');
+    this.#schedule();
+    return null;
   }
+
+  /** @internal The poller's look at a head that neither a body byte nor the end brought yet. */
+  poll(): void {
+    if (this.#settled || this.#headParsed) {
+      awaitingHead.delete(this);
+      return;
+    }
+    if (++this.#waited < POLL_AFTER_TICKS) return;
+    const t = this.#t;
+    if (t.settled || t.pooled.easy.multi === null) return; // finishing: #run takes it
+    const error = this.#takeHead(false);
+    if (error !== null) {
+      t.limitError = error;
+      t.abort(error);
+    }
+  }
+
+  #addTrailers(raw: Buffer, from: number): void {
+    this.#trailers ??= [];
+    parseFields(raw, from, this.#trailers);
+  }
+
+  // --- inside libcurl's callbacks: queue, nothing else -----------------------------------------
 
   readonly #write = (chunk: Buffer): number | undefined => {
     if (this.#settled) return 0;
+    if (!this.#headParsed) {
+      const error = this.#takeHead(true);
+      if (error !== null) {
+        this.#t.limitError = error;
+        return 0;
+      }
+    }
     if (this.#paused || this.#queued >= this.#highWaterMark) {
       this.#curlPaused = true;
-      this.#pauser.paused(Pause.RECV);
+      this.#pausedBy().paused(Pause.RECV);
       return WRITEFUNC_PAUSE;
     }
     const limit = this.#maxResponseSize;
@@ -408,15 +457,51 @@ function statusOf(line: Buffer): number {
   return status;
 }
 
-function headOf(status: number, statusLine: Buffer | null, rawHeaders: Buffer[]): ExchangeHead {
-  let httpVersion = '';
-  let statusText = '';
-  if (statusLine !== null) {
-    const end = contentEnd(statusLine);
-    const space = statusLine.indexOf(SP);
-    httpVersion = statusLine.toString('latin1', 0, space < 0 ? end : space);
-    if (space >= 0 && space + 5 < end) statusText = statusLine.toString('latin1', space + 5, end).trim();
+/**
+ * The final head in libcurl's collected header bytes: each block starts with a status line and
+ * ends with an empty line; 1xx blocks are skipped. Field names and values are views of `raw`.
+ * Null while the final block is not complete. `end` is where it ended, `size` its length.
+ */
+function parseHead(raw: Buffer): { head: ExchangeHead; end: number; size: number } | null {
+  let pos = 0;
+  while (pos < raw.length) {
+    const lineEnd = raw.indexOf(LF, pos);
+    if (lineEnd < 0) return null;
+    const statusLine = raw.subarray(pos, lineEnd + 1);
+    const fields: Buffer[] = [];
+    const end = parseFields(raw, lineEnd + 1, fields);
+    if (end < 0) return null;
+    const status =
+      statusLine.length >= 5 && statusLine.readUInt32BE(0) === HTTP_SLASH ? statusOf(statusLine) : 0;
+    if (status >= 200 || status === 0)
+      return { head: headOf(status, statusLine, fields), end, size: end - pos };
+    pos = end; // a 1xx response: the next block follows
   }
+  return null;
+}
+
+/** Adds the fields from `from` up to an empty line (or the end of `raw`) to `fields`; returns
+ * the offset after the empty line, or -1 when there is none yet. */
+function parseFields(raw: Buffer, from: number, fields: Buffer[]): number {
+  let pos = from;
+  while (pos < raw.length) {
+    let lineEnd = raw.indexOf(LF, pos);
+    if (lineEnd < 0) lineEnd = raw.length - 1;
+    const line = raw.subarray(pos, lineEnd + 1);
+    pos = lineEnd + 1;
+    const end = contentEnd(line);
+    if (end === 0) return pos;
+    addField(fields, line, end);
+  }
+  return -1;
+}
+
+function headOf(status: number, statusLine: Buffer, rawHeaders: Buffer[]): ExchangeHead {
+  const end = contentEnd(statusLine);
+  const space = statusLine.indexOf(SP);
+  const httpVersion = statusLine.toString('latin1', 0, space < 0 || space > end ? end : space);
+  const statusText =
+    space >= 0 && space + 5 < end ? statusLine.toString('latin1', space + 5, end).trim() : '';
   return { status, statusText, httpVersion, rawHeaders };
 }
 

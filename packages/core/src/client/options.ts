@@ -79,6 +79,9 @@ export interface ClientOptions extends RequestDefaults {
   /** Read the phase timings of every response (default true); false makes response.timings
    * null (the timings are read in the same native call as the status, so the saving is small). */
   timings?: boolean;
+  /** The Accept header of requests that give none. Default '*\/*', libcurl's; null sends no
+   * Accept at all (as undici does). */
+  defaultAccept?: string | null;
   /** libcurl options by name (CURLOPT_ without the prefix) set on every handle, for what the
    * Client has no option for: `{ PIPEWAIT: 1, MAXAGE_CONN: 30, IPRESOLVE: 1 }`. Options the
    * Client sets itself (headers, timeouts, TLS, proxy, body, callbacks...) are a TypeError
@@ -264,6 +267,19 @@ export function resolveDefaults(
     r.headerLines = [...kept, ...lines];
     r.headerNames = new Set([...(base ? [...base.headerNames].filter((n) => !names.has(n)) : []), ...names]);
     r.contentLength = contentLength;
+  }
+  if (!base) {
+    // The Client's defaultAccept: a line every request without its own Accept carries (kept
+    // through per-request headers by the filter above, dropped by a request's own Accept).
+    const accept = (options as ClientOptions).defaultAccept;
+    if (accept !== undefined && accept !== '*/*' && !r.headerNames.has('accept')) {
+      if (accept !== null && (typeof accept !== 'string' || accept === '' || BAD_VALUE.test(accept))) {
+        throw new TypeError(
+          `${where}: defaultAccept must be a header value or null, got ${describe(accept)}`,
+        );
+      }
+      r.headerLines = [...r.headerLines, accept === null ? 'Accept:' : `Accept: ${accept}`];
+    }
   }
   if (options.stripHeadersOnCrossOriginRedirect !== undefined) {
     const list: unknown = options.stripHeadersOnCrossOriginRedirect;
