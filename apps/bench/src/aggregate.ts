@@ -160,6 +160,35 @@ function target(
   return { name, scenario: summary.name, client, value, threshold, atMost, pass, detail };
 }
 
+/** `client`'s headline figure against `reference`'s in one scenario (both measured in it). */
+function versus(
+  summary: ScenarioSummary | undefined,
+  client: ClientId,
+  reference: ClientId,
+  threshold: number,
+  name: string,
+): Target | null {
+  if (!summary) return null;
+  const cell = summary.cells.find((x) => x.client === client);
+  const ref = summary.cells.find((x) => x.client === reference);
+  if (!cell || cell.unavailable !== null || !ref || ref.unavailable !== null) return null;
+  const metric = headlineMetric(summary.kind);
+  const a = cell.runs.length > 0 ? cell.median[metric] : undefined;
+  const b = ref.runs.length > 0 ? ref.median[metric] : undefined;
+  const value = a !== undefined && b !== undefined && b > 0 ? a / b : null;
+  const fmt = (v: number | undefined) => (v === undefined || Number.isNaN(v) ? 'n/a' : v.toFixed(0));
+  return {
+    name,
+    scenario: summary.name,
+    client,
+    value,
+    threshold,
+    atMost: false,
+    pass: value !== null && value >= threshold,
+    detail: `${client} ${fmt(a)} vs ${reference} ${fmt(b)} req/s`,
+  };
+}
+
 /** DESIGN.md's performance targets, for every cell this run measured. */
 export function targets(summaries: ScenarioSummary[]): Target[] {
   const out: Target[] = [];
@@ -174,6 +203,36 @@ export function targets(summaries: ScenarioSummary[]): Target[] {
   push(target(by('12b-64'), 'client', 'undici', 1.0, false, 'Client >= 1.0x undici (12b-64)'));
   push(target(by('12b-1'), 'client', 'undici', 1.3, false, 'Client >= 1.3x undici (12b-1)'));
   push(target(by('64k-16'), 'client', 'undici', 2.0, false, 'Client >= 2x undici (64k-16)'));
+  // @multisock/undici: undici's own APIs on CurlDispatcher against the same calls on undici's Agent.
+  push(
+    versus(
+      by('12b-64'),
+      'undici-curl',
+      'undici-agent',
+      1.0,
+      'undici.request on CurlDispatcher >= 1.0x on Agent (12b-64)',
+    ),
+  );
+  push(
+    versus(
+      by('64k-16'),
+      'undici-curl',
+      'undici-agent',
+      2.0,
+      'undici.request on CurlDispatcher >= 2x on Agent (64k-16)',
+    ),
+  );
+  for (const name of ['12b-64', '64k-16', '1m-4', 'h2-100', 'tls-64']) {
+    push(
+      versus(
+        by(name),
+        'fetch-curl',
+        'fetch-agent',
+        1.0,
+        `fetch on CurlDispatcher >= 1.0x fetch on Agent (${name})`,
+      ),
+    );
+  }
   const held = by('held-10k');
   for (const client of [...RAW_CLIENTS, 'client'] as ClientId[]) {
     push(target(held, client, 'c', 1.15, true, `${client} held RSS/transfer <= 1.15x C (held-10k)`));

@@ -21,6 +21,10 @@ const COLORS: Record<ClientId, string> = {
   undici: '#ff7f0e',
   'node-http': '#d62728',
   fetch: '#9467bd',
+  'undici-agent': '#ffbb78',
+  'undici-curl': '#98df8a',
+  'fetch-agent': '#c5b0d5',
+  'fetch-curl': '#17becf',
   c: '#555555',
   wrk: '#bbbbbb',
 };

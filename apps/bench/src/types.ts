@@ -10,6 +10,10 @@ export const CLIENT_IDS = [
   'undici',
   'node-http',
   'fetch',
+  'undici-agent',
+  'undici-curl',
+  'fetch-agent',
+  'fetch-curl',
   'c',
   'wrk',
 ] as const;
