@@ -43,8 +43,13 @@ const READ_ERROR = 26;
 
 /** The libcurl codes mapped to an undici class, and the class's name, for the README. */
 export const ERROR_TABLE: ReadonlyArray<{ code: number; undici: string }> = [...MAPPINGS].map(
-  ([code, m]) => ({ code, undici: m.make('').name }),
+  ([code, m]) => ({ code, undici: className(m.make('')) }),
 );
+
+/** The undici class an error was made with (RequestAbortedError's `name` is 'AbortError'). */
+function className(error: Error): string {
+  return error.constructor.name;
+}
 
 export interface MappedError {
   error: unknown;
