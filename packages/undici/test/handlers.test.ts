@@ -421,6 +421,47 @@ describe.each(adapters)('handlers on $name', ({ name, loop }) => {
     });
   });
 
+  it(`${name}: opts.signal aborts a dispatch, before it starts and while it runs, with one error`, async () => {
+    for (const style of ['legacy', 'new'] as const) {
+      const early = dispatchRecorded(
+        curl,
+        { ...get(http.url, '/small'), signal: AbortSignal.abort() } as never,
+        style,
+      );
+      await early.done;
+      expect(early.events).toEqual(['connect', 'error']);
+      expect((early.error as Error).name).toBe('AbortError');
+      const controller = new AbortController();
+      const reason = new Error('enough');
+      const late = dispatchRecorded(
+        curl,
+        { ...get(http.url, '/slow/3000'), signal: controller.signal } as never,
+        style,
+      );
+      await sleep(30);
+      controller.abort(reason);
+      await late.done;
+      await sleep(20);
+      expect(late.events).toEqual(['connect', 'error']);
+      expect(late.error).toBe(reason);
+    }
+  });
+
+  it(`${name}: opts.query is serialised as undici does`, async () => {
+    const urls: string[] = [];
+    for (const dispatcher of [agent, curl]) {
+      const r = dispatchRecorded(
+        dispatcher,
+        { ...get(http.url, '/echo'), query: { a: 'b c', n: 1, list: ['x', 'y'] } },
+        'legacy',
+      );
+      await r.done;
+      urls.push((JSON.parse(r.body.toString()) as { url: string }).url);
+    }
+    expect(urls[1]).toBe(urls[0]);
+    expect(urls[1]).toBe('/echo?a=b%20c&n=1&list=x&list=y');
+  });
+
   it(`${name}: refuses a handler undici refuses, with the same errors as the Agent`, () => {
     const tryDispatch = (dispatcher: Dispatcher, handler: unknown) => {
       try {
