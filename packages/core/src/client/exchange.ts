@@ -14,8 +14,9 @@ export interface ExchangeOptions
     RequestOptions,
     'followRedirects' | 'maxRedirections' | 'stripHeadersOnCrossOriginRedirect' | 'decompress'
   > {
-  /** Body bytes held in JS for a handler that has not had them yet before the transfer pauses
-   * (default 64 KiB). The handler's own pause is separate: see ExchangeHandler.onData. */
+  /** Body bytes held in JS for a handler that has not had them yet (paused, or not run yet)
+   * before libcurl stops reading the transfer (default 64 KiB): the bound on what an exchange
+   * buffers. */
   highWaterMark?: number;
 }
 
@@ -42,7 +43,8 @@ export interface ExchangeHandler {
   /** Returning false pauses the exchange, as pause() does. */
   onHead(head: ExchangeHead): boolean | undefined;
   /** A chunk of the body, as the server sent it. Returning false pauses the exchange: no more
-   * data is delivered, and libcurl stops reading this transfer's data, until resume(). */
+   * data is delivered until resume(), and libcurl stops reading this transfer's data once
+   * highWaterMark bytes wait. */
   onData(chunk: Buffer): boolean | undefined;
   /** The body ended; `rawTrailers` holds the trailer fields (chunked HTTP/1.1 or HTTP/2), as
    * rawHeaders does, or is empty. */
@@ -209,7 +211,7 @@ export class Exchange {
   }
 
   /** Holds the delivery: nothing more reaches the handler until resume(), and libcurl stops
-   * reading this transfer once it has more for it. */
+   * reading this transfer once highWaterMark bytes wait. */
   pause(): void {
     this.#paused = true;
   }
@@ -408,7 +410,9 @@ export class Exchange {
         return 0;
       }
     }
-    if (this.#paused || this.#queued >= this.#highWaterMark) {
+    // A paused handler stops the delivery at once; libcurl stops once highWaterMark bytes wait
+    // for it, so a consumer that resumes promptly costs no pause and resume of the transfer.
+    if (this.#queued >= this.#highWaterMark) {
       this.#curlPaused = true;
       this.#pausedBy().paused(Pause.RECV);
       return WRITEFUNC_PAUSE;
