@@ -162,6 +162,7 @@ export class Exchange {
   /** Poller ticks this exchange waited for its head. */
   #waited = 0;
   #trailers: Buffer[] | null = null;
+  #trailersPossible = false;
   #received = 0;
   readonly #countConnections: boolean;
 
@@ -321,8 +322,12 @@ export class Exchange {
       failure = this.#takeHead(true);
       failed = failure !== null;
       if (!failed) {
-        const rest = t.pooled.easy.takeHeaders();
-        if (rest.length > 0) this.#addTrailers(rest, 0);
+        // Trailers come after a chunked HTTP/1.1 body or an HTTP/2 one; after any other body
+        // libcurl collects nothing more (and clears its buffer before the handle's next use).
+        if (this.#trailersPossible) {
+          const rest = t.pooled.easy.takeHeaders();
+          if (rest.length > 0) this.#addTrailers(rest, 0);
+        }
         t.taken = true;
       }
     }
@@ -372,6 +377,7 @@ export class Exchange {
     this.#headParsed = true;
     awaitingHead.delete(this);
     this.#head = parsed.head;
+    this.#trailersPossible = trailersPossible(parsed.head);
     if (parsed.end < raw.length) this.#addTrailers(raw, parsed.end);
     if (this.#countConnections) this.#connections = t.pooled.easy.getinfo('NUM_CONNECTS');
     this.#schedule();
@@ -482,6 +488,19 @@ function parseHead(raw: Buffer): { head: ExchangeHead; end: number; size: number
     pos = end; // a 1xx response: the next block follows
   }
   return null;
+}
+
+/** Whether trailer fields may follow the body: HTTP/2 and 3, or a chunked HTTP/1.1 body. */
+function trailersPossible(head: ExchangeHead): boolean {
+  if (!head.httpVersion.startsWith('HTTP/1')) return true;
+  const raw = head.rawHeaders;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (name.length === 17 && name.toString('latin1').toLowerCase() === 'transfer-encoding') {
+      return raw[i + 1]!.toString('latin1').toLowerCase().includes('chunked');
+    }
+  }
+  return false;
 }
 
 /** Adds the fields from `from` up to an empty line (or the end of `raw`) to `fields`; returns
