@@ -447,6 +447,34 @@ describe.each(adapters)('handlers on $name', ({ name, loop }) => {
     }
   });
 
+  it(`${name}: HEAD, 204 and 304 end without a body, as on the Agent`, async () => {
+    const cases: Array<[string, string]> = [
+      ['HEAD', '/bytes/5000'],
+      ['GET', '/status/204'],
+      ['GET', '/status/304'],
+      ['HEAD', '/small'],
+    ];
+    for (const [method, path] of cases) {
+      const seen: unknown[] = [];
+      for (const dispatcher of [agent, curl]) {
+        const r = dispatchRecorded(
+          dispatcher,
+          { origin: http.url, path, method } as Dispatcher.DispatchOptions,
+          'legacy',
+        );
+        await r.done;
+        const headers = strings(r.rawHeaders).map((x) => x.toLowerCase());
+        seen.push({
+          events: r.events,
+          status: r.status,
+          body: r.body.length,
+          length: headers[headers.indexOf('content-length') + 1],
+        });
+      }
+      expect(seen[1], `${method} ${path}`).toEqual(seen[0]);
+    }
+  });
+
   it(`${name}: opts.query is serialised as undici does`, async () => {
     const urls: string[] = [];
     for (const dispatcher of [agent, curl]) {
