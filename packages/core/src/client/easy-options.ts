@@ -37,8 +37,8 @@ export function optionsFor(d: ResolvedDefaults): Map<OptionName, OptionValue> {
     // An empty PROXY also skips libcurl's environment lookups on every transfer.
     ['PROXY', d.proxy === 'env' ? null : (d.proxy ?? '')],
     ['MAXFILESIZE_LARGE', d.maxResponseSize],
-    // A proxy's CONNECT response is not a response of the request: exchange() hands headers
-    // over line by line, and would take it for the final one.
+    // A proxy's CONNECT response is not a response of the request: exchange() takes the first
+    // head of 200 or more it finds for the response's own, and a tunnel's 200 would be that.
     ['SUPPRESS_CONNECT_HEADERS', 1],
     ['FORBID_REUSE', d.httpVersion === 'h2c' && H2C_REUSE_BROKEN ? 1 : 0],
     ['FRESH_CONNECT', d.httpVersion === 'h2c' && H2C_REUSE_BROKEN ? 1 : 0],

@@ -83,7 +83,7 @@ export interface ClientOptions extends RequestDefaults {
    * Accept at all (as undici does). */
   defaultAccept?: string | null;
   /** libcurl options by name (CURLOPT_ without the prefix) set on every handle, for what the
-   * Client has no option for: `{ PIPEWAIT: 1, MAXAGE_CONN: 30, IPRESOLVE: 1 }`. Options the
+   * Client has no option for: `{ MAXAGE_CONN: 30, IPRESOLVE: 1, TCP_KEEPALIVE: 1 }`. Options the
    * Client sets itself (headers, timeouts, TLS, proxy, body, callbacks...) are a TypeError
    * naming what to use instead; a wrong name or value is libcurl's CurlError, at construction. */
   curlOptions?: CurlOptions;
