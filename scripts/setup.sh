@@ -17,6 +17,8 @@ command -v make >/dev/null 2>&1 || need_apt+=(make)
 command -v g++ >/dev/null 2>&1 || need_apt+=(g++)
 command -v wrk >/dev/null 2>&1 || need_apt+=(wrk)  # the server's ceiling in apps/bench
 command -v curl >/dev/null 2>&1 || need_apt+=(curl)  # the interop suite compares with it; the bench runs curl --parallel
+command -v tinyproxy >/dev/null 2>&1 || need_apt+=(tinyproxy)    # CONNECT proxy for @multisock/undici's tests
+command -v microsocks >/dev/null 2>&1 || need_apt+=(microsocks)  # SOCKS5 proxy for the same tests
 # Third-party servers for testkit's interop suite, which runs its own instances of them.
 need_servers=()
 [ -x /usr/sbin/nginx ] || need_servers+=(nginx)

@@ -160,23 +160,24 @@ function target(
   return { name, scenario: summary.name, client, value, threshold, atMost, pass, detail };
 }
 
-/** `client`'s median rate against another program's, in a 'tool' scenario. */
-function toolTarget(
+/** `client`'s headline figure against `reference`'s in one scenario (both measured in it). */
+function versus(
   summary: ScenarioSummary | undefined,
   client: ClientId,
-  against: ClientId,
+  reference: ClientId,
   threshold: number,
   name: string,
 ): Target | null {
-  const cell = summary?.cells.find((x) => x.client === client);
-  const ref = summary?.cells.find((x) => x.client === against);
-  if (!summary || !cell || !ref || cell.unavailable !== null || ref.unavailable !== null) return null;
-  const a = cell.runs.length > 0 ? cell.median.reqPerSec : undefined;
-  const b = ref.runs.length > 0 ? ref.median.reqPerSec : undefined;
+  if (!summary) return null;
+  const cell = summary.cells.find((x) => x.client === client);
+  const ref = summary.cells.find((x) => x.client === reference);
+  if (!cell || cell.unavailable !== null || !ref || ref.unavailable !== null) return null;
+  const metric = headlineMetric(summary.kind);
+  const a = cell.runs.length > 0 ? cell.median[metric] : undefined;
+  const b = ref.runs.length > 0 ? ref.median[metric] : undefined;
   const value = a !== undefined && b !== undefined && b > 0 ? a / b : null;
-  const unit = summary.name === 'files-5k' ? 'files/s' : 'req/s';
   const fmt = (v: number | undefined) => (v === undefined || Number.isNaN(v) ? 'n/a' : v.toFixed(0));
-  const detail = `${client} ${fmt(a)} vs ${against} ${fmt(b)} ${unit}`;
+  const unit = summary.name === 'files-5k' ? 'files/s' : 'req/s';
   return {
     name,
     scenario: summary.name,
@@ -185,7 +186,7 @@ function toolTarget(
     threshold,
     atMost: false,
     pass: value !== null && value >= threshold,
-    detail,
+    detail: `${client} ${fmt(a)} vs ${reference} ${fmt(b)} ${unit}`,
   };
 }
 
@@ -203,6 +204,36 @@ export function targets(summaries: ScenarioSummary[]): Target[] {
   push(target(by('12b-64'), 'client', 'undici', 1.0, false, 'Client >= 1.0x undici (12b-64)'));
   push(target(by('12b-1'), 'client', 'undici', 1.3, false, 'Client >= 1.3x undici (12b-1)'));
   push(target(by('64k-16'), 'client', 'undici', 2.0, false, 'Client >= 2x undici (64k-16)'));
+  // @multisock/undici: undici's own APIs on CurlDispatcher against the same calls on undici's Agent.
+  push(
+    versus(
+      by('12b-64'),
+      'undici-curl',
+      'undici-agent',
+      1.0,
+      'undici.request on CurlDispatcher >= 1.0x on Agent (12b-64)',
+    ),
+  );
+  push(
+    versus(
+      by('64k-16'),
+      'undici-curl',
+      'undici-agent',
+      2.0,
+      'undici.request on CurlDispatcher >= 2x on Agent (64k-16)',
+    ),
+  );
+  for (const name of ['12b-64', '64k-16', '1m-4', 'h2-100', 'tls-64']) {
+    push(
+      versus(
+        by(name),
+        'fetch-curl',
+        'fetch-agent',
+        1.0,
+        `fetch on CurlDispatcher >= 1.0x fetch on Agent (${name})`,
+      ),
+    );
+  }
   const held = by('held-10k');
   for (const client of [...RAW_CLIENTS, 'client'] as ClientId[]) {
     push(target(held, client, 'c', 1.15, true, `${client} held RSS/transfer <= 1.15x C (held-10k)`));
@@ -210,11 +241,11 @@ export function targets(summaries: ScenarioSummary[]): Target[] {
   }
   const files = by('files-5k');
   push(
-    toolTarget(files, 'hiper', 'curl', 1.5, 'hiper >= 1.5x curl --parallel saving 5,000 files (files-5k)'),
+    versus(files, 'hiper', 'curl', 1.5, 'hiper >= 1.5x curl --parallel saving 5,000 files (files-5k)'),
   );
   const load = by('load-12b-64');
-  push(toolTarget(load, 'hiper', 'autocannon', 1.0, 'hiper load mode >= 1.0x autocannon (load-12b-64)'));
-  push(toolTarget(load, 'hiper', 'wrk', 0.8, 'hiper load mode >= 0.8x wrk (load-12b-64)'));
+  push(versus(load, 'hiper', 'autocannon', 1.0, 'hiper load mode >= 1.0x autocannon (load-12b-64)'));
+  push(versus(load, 'hiper', 'wrk', 0.8, 'hiper load mode >= 0.8x wrk (load-12b-64)'));
   // "below undici's" is strict.
   for (const t of out) if (t.name.includes('below undici') && t.value !== null) t.pass = t.value < 1;
   return out;

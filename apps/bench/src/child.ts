@@ -3,6 +3,7 @@
 //
 //   node --expose-gc dist/child.js '<RunSpec as JSON>'
 import type { LoopAdapter } from '@multisock/core';
+import { dispatcherClient } from './clients/dispatchers.js';
 import type { Driver } from './clients/driver.js';
 import { fromRequester } from './clients/driver.js';
 import { fetchClient } from './clients/fetch.js';
@@ -44,6 +45,14 @@ async function makeDriver(spec: RunSpec): Promise<Driver> {
     case 'fetch':
       if (spec.h2) throw new Unavailable("Node's fetch does not speak HTTP/2");
       return fromRequester(spec, fetchClient(spec));
+    case 'undici-agent':
+      return fromRequester(spec, await dispatcherClient(spec, 'request', 'agent'));
+    case 'undici-curl':
+      return fromRequester(spec, await dispatcherClient(spec, 'request', 'curl'));
+    case 'fetch-agent':
+      return fromRequester(spec, await dispatcherClient(spec, 'fetch', 'agent'));
+    case 'fetch-curl':
+      return fromRequester(spec, await dispatcherClient(spec, 'fetch', 'curl'));
     default:
       throw new Unavailable(`${spec.client} is not a TypeScript client`);
   }

@@ -30,6 +30,10 @@ export const CLIENT_LABELS: Record<ClientId, string> = {
   undici: 'undici 7 Pool.request',
   'node-http': 'node:http keep-alive agent',
   fetch: "Node's fetch",
+  'undici-agent': "undici.request on undici's Agent",
+  'undici-curl': 'undici.request on CurlDispatcher (libuv)',
+  'fetch-agent': "undici fetch on undici's Agent",
+  'fetch-curl': 'undici fetch on CurlDispatcher (libuv)',
   c: 'C: libcurl multi-socket + epoll',
   wrk: "wrk (the server's ceiling)",
   hiper: 'hiper (apps/hiper, default adapter)',
@@ -41,6 +45,14 @@ export const RAW_CLIENTS: readonly ClientId[] = ['raw-libuv', 'raw-epoll', 'raw-
 const ENGINE: readonly ClientId[] = [...RAW_CLIENTS, 'client', 'c'];
 const NODE: readonly ClientId[] = ['undici', 'node-http', 'fetch'];
 const HTTP1: readonly ClientId[] = [...ENGINE, ...NODE, 'wrk'];
+/** undici's own APIs on undici's Agent and on @multisock/undici's CurlDispatcher. */
+export const DISPATCHER_CLIENTS: readonly ClientId[] = [
+  'undici-agent',
+  'undici-curl',
+  'fetch-agent',
+  'fetch-curl',
+];
+const WITH_DISPATCHERS: readonly ClientId[] = [...HTTP1, ...DISPATCHER_CLIENTS];
 
 export const SCENARIOS: readonly Scenario[] = [
   {
@@ -61,7 +73,7 @@ export const SCENARIOS: readonly Scenario[] = [
     route: ROUTES.small,
     inflight: 64,
     cpuEvery: 256,
-    clients: HTTP1,
+    clients: WITH_DISPATCHERS,
   },
   {
     name: '12b-512',
@@ -81,7 +93,7 @@ export const SCENARIOS: readonly Scenario[] = [
     route: ROUTES.medium,
     inflight: 16,
     cpuEvery: 64,
-    clients: HTTP1,
+    clients: WITH_DISPATCHERS,
   },
   {
     name: '1m-4',
@@ -91,7 +103,7 @@ export const SCENARIOS: readonly Scenario[] = [
     route: ROUTES.large,
     inflight: 4,
     cpuEvery: 16,
-    clients: HTTP1,
+    clients: WITH_DISPATCHERS,
   },
   {
     name: 'h2-100',
@@ -101,7 +113,7 @@ export const SCENARIOS: readonly Scenario[] = [
     route: ROUTES.small,
     inflight: 100,
     cpuEvery: 256,
-    clients: [...ENGINE, ...NODE],
+    clients: [...ENGINE, ...NODE, ...DISPATCHER_CLIENTS],
   },
   {
     name: 'tls-64',
@@ -111,7 +123,7 @@ export const SCENARIOS: readonly Scenario[] = [
     route: ROUTES.small,
     inflight: 64,
     cpuEvery: 256,
-    clients: HTTP1,
+    clients: WITH_DISPATCHERS,
   },
   {
     name: 'held-10k',

@@ -1,6 +1,11 @@
 export {
   Client,
   type ClientOptions,
+  type CurlOptions,
+  Exchange,
+  type ExchangeHandler,
+  type ExchangeHead,
+  type ExchangeOptions,
   type HeadersInit,
   type HttpVersion,
   type RequestBody,

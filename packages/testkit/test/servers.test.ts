@@ -4,22 +4,27 @@ import http2 from 'node:http2';
 import https from 'node:https';
 import net from 'node:net';
 import tls from 'node:tls';
+import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   type CertificateSet,
   DRIP_BYTES,
   type EchoReply,
+  ENCODED_TEXT,
   expectFdsBack,
   type FaultKind,
   makeCertificates,
   openFdCount,
   openFds,
   patternBytes,
+  RAW_ROUTES,
   startFaultServer,
   startHttp2Server,
   startHttpServer,
+  startRawHttpServer,
   startTlsServer,
   type TestServer,
+  trailersFor,
 } from '../src/index.js';
 import { request } from './helpers.js';
 
@@ -540,5 +545,145 @@ describe('startFaultServer', () => {
 
   it('refuses an unknown kind with a RangeError', () => {
     expect(() => startFaultServer('nope' as FaultKind)).toThrow(RangeError);
+  });
+});
+
+describe('encoded and trailers routes', () => {
+  it('/encoded/:coding serves ENCODED_TEXT compressed, over uWS and HTTP/2', async () => {
+    const decode = { gzip: gunzipSync, br: brotliDecompressSync, deflate: inflateSync };
+    const server = await startHttpServer();
+    const h2 = await startHttp2Server({ tls: false });
+    const session = http2.connect(h2.url);
+    try {
+      for (const [coding, inflate] of Object.entries(decode)) {
+        const res = await request(`${server.url}/encoded/${coding}`);
+        expect(res.headers['content-encoding']).toBe(coding);
+        expect(inflate(res.body).equals(ENCODED_TEXT)).toBe(true);
+        const viaH2 = await h2get(session, `/encoded/${coding}`);
+        expect(inflate(viaH2.body).equals(ENCODED_TEXT)).toBe(true);
+      }
+      expect((await request(`${server.url}/encoded/zip`)).status).toBe(400);
+    } finally {
+      session.destroy();
+      await Promise.all([server.close(), h2.close()]);
+    }
+  });
+
+  it('/cache/:seconds is cacheable for that long', async () => {
+    const server = await startHttpServer();
+    try {
+      const res = await request(`${server.url}/cache/60`);
+      expect(res.headers['cache-control']).toBe('public, max-age=60');
+      expect(res.body.toString()).toBe('cacheable for 60 s\n');
+      expect((await request(`${server.url}/cache/x`)).status).toBe(400);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('/trailers/:n ends with trailer fields over HTTP/2; uWS says it cannot', async () => {
+    const h2 = await startHttp2Server({ tls: false });
+    const uws = await startHttpServer();
+    const session = http2.connect(h2.url);
+    try {
+      const trailers = await new Promise<http2.IncomingHttpHeaders>((resolve, reject) => {
+        const stream = session.request({ ':path': '/trailers/5000' });
+        stream.on('trailers', resolve);
+        stream.on('error', reject);
+        stream.resume();
+      });
+      expect(trailers).toMatchObject(Object.fromEntries(trailersFor(5000)));
+      expect((await request(`${uws.url}/trailers/5000`)).status).toBe(501);
+    } finally {
+      session.destroy();
+      await Promise.all([h2.close(), uws.close()]);
+    }
+  });
+});
+
+describe('startRawHttpServer', () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startRawHttpServer();
+  });
+  afterAll(async () => {
+    await server.close();
+  });
+
+  /** The raw bytes of one response to GET path (the server keeps the connection open). */
+  const rawResponse = (path: string, until: string) =>
+    new Promise<string>((resolve, reject) => {
+      const socket = net.connect(server.port, '127.0.0.1', () =>
+        socket.write(`GET ${path} HTTP/1.1\r\nHost: x\r\n\r\n`),
+      );
+      let text = '';
+      socket.on('data', (c: Buffer) => {
+        text += c.toString('latin1');
+        if (text.endsWith(until)) {
+          socket.destroy();
+          resolve(text);
+        }
+      });
+      socket.on('error', reject);
+    });
+
+  it('sends 1xx responses before the final one', async () => {
+    const hints = await rawResponse(RAW_ROUTES.earlyHints, 'hello');
+    expect(hints).toMatch(/^HTTP\/1.1 103 Early Hints\r\nLink: [^\r]+\r\n\r\nHTTP\/1.1 200 OK\r\n/);
+    const cont = await rawResponse(RAW_ROUTES.continue, 'hello');
+    expect(cont.startsWith('HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK')).toBe(true);
+    // node:http hides both and gives the final response.
+    const res = await request(`${server.url}${RAW_ROUTES.earlyHints}`);
+    expect(res.status).toBe(200);
+    expect(res.body.toString()).toBe('hello');
+  });
+
+  it('sends a chunked body with trailers, byte-exact', async () => {
+    const res = await new Promise<{ body: Buffer; trailers: NodeJS.Dict<string> }>((resolve, reject) => {
+      http.get(`${server.url}${RAW_ROUTES.trailers}70000`, { agent: false }, (r) => {
+        const chunks: Buffer[] = [];
+        r.on('data', (c: Buffer) => chunks.push(c));
+        r.on('end', () => resolve({ body: Buffer.concat(chunks), trailers: r.trailers }));
+        r.on('error', reject);
+      });
+    });
+    expect(res.body.equals(patternBytes(70_000))).toBe(true);
+    expect(res.trailers).toEqual(Object.fromEntries(trailersFor(70_000)));
+  });
+
+  it('stops after the head, or after part of the body, and close() ends such connections', async () => {
+    const head = await rawResponse(RAW_ROUTES.headThenStall, '\r\n\r\n');
+    expect(head).toMatch(/Content-Length: 10\r\n\r\n$/);
+    const part = await rawResponse(RAW_ROUTES.bodyThenStall, 'hello');
+    expect(part).toMatch(/Content-Length: 10\r\n\r\nhello$/);
+    const own = await startRawHttpServer();
+    const socket = net.connect(own.port, '127.0.0.1', () =>
+      socket.write(`GET ${RAW_ROUTES.headThenStall} HTTP/1.1\r\n\r\n`),
+    );
+    const ended = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    socket.on('error', () => {});
+    await new Promise((resolve) => socket.once('data', resolve));
+    await own.close();
+    await ended;
+  });
+
+  it('folds a field, keeps mixed case and repeats, answers 404 otherwise, on one connection', async () => {
+    expect(await rawResponse(RAW_ROUTES.folded, 'ok')).toContain('X-Folded: first\r\n second\r\n');
+    const mixed = await rawResponse(RAW_ROUTES.mixedCase, 'ok');
+    expect(mixed).toContain(
+      'X-Mixed-Case: One\r\nSet-Cookie: a=1\r\nx-repeated: 1\r\nSet-Cookie: b=2\r\nX-REPEATED: 2',
+    );
+    expect((await request(`${server.url}/nope`)).status).toBe(404);
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    const before = server.connections;
+    for (let i = 0; i < 3; i++) {
+      await new Promise<void>((resolve, reject) => {
+        http
+          .get(`${server.url}${RAW_ROUTES.continue}`, { agent }, (r) => r.resume().on('end', resolve))
+          .on('error', reject);
+      });
+    }
+    agent.destroy();
+    expect(server.connections - before).toBe(1);
   });
 });

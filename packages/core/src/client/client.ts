@@ -4,8 +4,16 @@ import type { Easy } from '../easy.js';
 import { CurlError, CurlMultiError } from '../errors.js';
 import { kPerformUrl, Multi } from '../multi.js';
 import { ResponseBody } from './body-stream.js';
-import { changedOptions, optionsFor, withCurlOptions } from './easy-options.js';
+import { withCurlOptions } from './curl-options.js';
+import { changedOptions, optionsFor } from './easy-options.js';
 import { EasyPool, type PooledEasy } from './easy-pool.js';
+import {
+  checkExchange,
+  Exchange,
+  type ExchangeHandler,
+  type ExchangeHooks,
+  type ExchangeOptions,
+} from './exchange.js';
 import { parseLastHeaderBlock, type ResponseHeaders } from './headers.js';
 import {
   type ClientOptions,
@@ -79,6 +87,8 @@ export class Client {
   /** MAXCONNECTS now, and whether the caller chose it. */
   #idleConnections: number;
   readonly #fixedIdleConnections: boolean;
+  /** What every exchange() calls back into (made at the first). */
+  #exchangeHooks: ExchangeHooks | null = null;
   /** Name of the loop adapter driving this Client. */
   readonly loop: string;
 
@@ -114,7 +124,7 @@ export class Client {
     }
     this.#timings = options.timings ?? true;
     // Checked (on a scratch handle) before the Multi exists: a refused option leaks nothing.
-    const base = withCurlOptions(optionsFor(this.#defaults), options.curlOptions);
+    const base = withCurlOptions('Client', optionsFor(this.#defaults), options.curlOptions);
     this.loop = String(loop.name);
     this.#multi = new Multi();
     try {
@@ -268,6 +278,24 @@ export class Client {
   }
 
   /**
+   * Sends a request and hands its response to `handler` as it arrives: the raw head, each body
+   * chunk, the trailers, with pause(), resume() and abort() on the returned Exchange. For
+   * callers that build their own response type (an undici Dispatcher); no redirect is followed
+   * and nothing is decoded. See exchange.ts. Throws before anything is sent for bad input, as
+   * request() rejects.
+   */
+  exchange(url: string | URL, options: ExchangeOptions, handler: ExchangeHandler): Exchange {
+    const highWaterMark = checkExchange(handler, options);
+    const t = this.#start('exchange', url, options, null, true);
+    this.#exchangeHooks ??= {
+      perform: (easy) => this.#multi.perform(easy),
+      failure: (transfer, error) => this.#failure(transfer, error),
+      finish: (transfer) => this.#finish(transfer),
+    };
+    return new Exchange(t, handler, this.#exchangeHooks, highWaterMark);
+  }
+
+  /**
    * Ends everything: requests in flight reject (CurlError code 42, 'the Client was closed'),
    * streamed bodies are destroyed with that error, the adapter is detached, the Multi and every
    * handle are closed, so no fd of this Client stays open. Idempotent.
@@ -308,7 +336,13 @@ export class Client {
   // --- one transfer ----------------------------------------------------------------------------
 
   /** Validates the request, borrows a handle and sets it up. Throws before anything started. */
-  #start(where: string, url: string | URL, options: RequestOptions, body: ResponseBody | null): Transfer {
+  #start(
+    where: string,
+    url: string | URL,
+    options: RequestOptions,
+    body: ResponseBody | null,
+    exchange = false,
+  ): Transfer {
     if (this.#closing) throw CurlMultiError.fromCode(1, `${where}: the Client is closed`);
     const href = requestUrl(where, url);
     if (typeof options !== 'object' || options === null)
@@ -325,7 +359,7 @@ export class Client {
     const pooled = this.#pool.acquire(href, defaults.httpVersion);
     const t = this.#transfer(pooled, href, defaults, method);
     try {
-      this.#configure(t, defaults, method, requestBody, body !== null);
+      this.#configure(t, defaults, method, requestBody, body !== null || exchange, exchange);
       if (body) {
         t.pauser = new Pauser(pooled.easy, (error) => t.abort(error));
         body.attach(t.pauser);
@@ -402,6 +436,7 @@ export class Client {
     method: string,
     body: RequestBodySource,
     streaming: boolean,
+    exchange = false,
   ): void {
     const { pooled } = t;
     if (defaults !== this.#defaults) {
@@ -438,7 +473,8 @@ export class Client {
       });
     }
     const maxHeaderSize = defaults.maxHeaderSize;
-    if (maxHeaderSize > 0) {
+    // An exchange checks the head's size itself, as it parses the head.
+    if (maxHeaderSize > 0 && !exchange) {
       t.headerChunks = [];
       let blockBytes = 0;
       pooled.set('HEADERFUNCTION', (line: Buffer) => {

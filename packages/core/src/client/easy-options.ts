@@ -37,6 +37,9 @@ export function optionsFor(d: ResolvedDefaults): Map<OptionName, OptionValue> {
     // An empty PROXY also skips libcurl's environment lookups on every transfer.
     ['PROXY', d.proxy === 'env' ? null : (d.proxy ?? '')],
     ['MAXFILESIZE_LARGE', d.maxResponseSize],
+    // A proxy's CONNECT response is not a response of the request: exchange() takes the first
+    // head of 200 or more it finds for the response's own, and a tunnel's 200 would be that.
+    ['SUPPRESS_CONNECT_HEADERS', 1],
     ['FORBID_REUSE', d.httpVersion === 'h2c' && H2C_REUSE_BROKEN ? 1 : 0],
     ['FRESH_CONNECT', d.httpVersion === 'h2c' && H2C_REUSE_BROKEN ? 1 : 0],
     ...H2_STALL_BUFFER,
@@ -138,6 +141,7 @@ export const REQUEST_OPTION_DEFAULTS: ReadonlyMap<OptionName, OptionValue> = new
     ['NOBODY', 0],
     ['WRITEFUNCTION', null],
     ['HEADERFUNCTION', null],
+    ['PIPEWAIT', 0],
   ],
 );
 
@@ -146,94 +150,3 @@ export function setOption(easy: Easy, name: OptionName, value: OptionValue): voi
   (easy.setopt as (this: Easy, n: OptionName, v: OptionValue) => void).call(easy, name, value);
 }
 
-/** What the Client sets on a handle itself, besides the names optionsFor() gives: the request,
- * its body, the callbacks its response comes back through, redirects and pause bookkeeping. */
-const CLIENT_MANAGED: ReadonlySet<string> = new Set([
-  ...REQUEST_OPTION_DEFAULTS.keys(),
-  'URL',
-  'CURLU',
-  'POSTFIELDS',
-  'COPYPOSTFIELDS',
-  'POST',
-  'HTTPGET',
-  'UPLOAD',
-  'PUT',
-  'POSTFIELDSIZE',
-  'POSTFIELDSIZE_LARGE',
-  'INFILESIZE',
-  'INFILESIZE_LARGE',
-  'READFUNCTION',
-  'READDATA',
-  'WRITEDATA',
-  'HEADERDATA',
-  'SEEKFUNCTION',
-  'SEEKDATA',
-  'FOLLOWLOCATION',
-  'MAXREDIRS',
-  'POSTREDIR',
-  'PRIVATE',
-  'SHARE',
-  'NOSIGNAL',
-  'NOPROGRESS',
-  'XFERINFOFUNCTION',
-  'XFERINFODATA',
-  'PROGRESSFUNCTION',
-  'PROGRESSDATA',
-]);
-
-/** Options the Client sets that a caller may only turn on (a connection per transfer). */
-const ONLY_ON: ReadonlySet<string> = new Set(['FORBID_REUSE', 'FRESH_CONNECT']);
-
-/**
- * The Client's options with a caller's `curlOptions` (ClientOptions) added. Each name and value
- * is set once on a scratch handle, so an unknown name or a wrong type throws here, not at the
- * first request.
- */
-export function withCurlOptions(
-  base: Map<OptionName, OptionValue>,
-  extra: unknown,
-): Map<OptionName, OptionValue> {
-  if (extra === undefined) return base;
-  if (typeof extra !== 'object' || extra === null || Array.isArray(extra)) {
-    throw new TypeError('Client: curlOptions must be an object of libcurl option names and values');
-  }
-  const merged = new Map(base);
-  const probe = new Easy();
-  try {
-    for (const [given, value] of Object.entries(extra)) {
-      const name = given.toUpperCase() as OptionName;
-      if (ONLY_ON.has(name)) {
-        if (value !== 0 && value !== 1 && value !== false && value !== true) {
-          throw new TypeError(`Client: curlOptions.${given} must be 0, 1 or a boolean`);
-        }
-        if (value === 1 || value === true) merged.set(name, 1);
-        continue;
-      }
-      if (name === 'BUFFERSIZE') {
-        // Replaces the HTTP/2 stall workaround's size (see H2_STALL_BUFFER), if there is one.
-        setOption(probe, name, value as OptionValue);
-        merged.set(name, value as OptionValue);
-        continue;
-      }
-      if (base.has(name) || CLIENT_MANAGED.has(name)) {
-        throw new TypeError(
-          `Client: curlOptions.${given} is set by the Client itself: use the Client's own option for it`,
-        );
-      }
-      setOption(probe, name, value as OptionValue);
-      merged.set(name, value as OptionValue);
-    }
-  } finally {
-    probe.close();
-  }
-  // libcurl 7.88 reads up to 100 buffers in one go before it checks a rate limit again, so the
-  // stall workaround's 64 KiB buffer would let several MiB through unlimited: a rate limit keeps
-  // libcurl's default buffer unless a size is asked for.
-  const limited = merged.has('MAX_RECV_SPEED_LARGE') || merged.has('MAX_SEND_SPEED_LARGE');
-  if (limited && H2_STALL_BUFFER.length > 0 && !hasOwn(extra, 'BUFFERSIZE')) merged.delete('BUFFERSIZE');
-  return merged;
-}
-
-function hasOwn(object: object, name: string): boolean {
-  return Object.keys(object).some((key) => key.toUpperCase() === name);
-}

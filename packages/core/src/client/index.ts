@@ -1,4 +1,11 @@
 export { Client } from './client.js';
+export type { CurlOptions } from './curl-options.js';
+export {
+  Exchange,
+  type ExchangeHandler,
+  type ExchangeHead,
+  type ExchangeOptions,
+} from './exchange.js';
 export { ResponseHeaders } from './headers.js';
 export type {
   ClientOptions,

@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import type { LoopAdapter } from '../contract.js';
-import type { EasyOptions } from '../generated/types.js';
+import type { CurlOptions } from './curl-options.js';
 
 /** '1.1': HTTP/1.1 only. '2': h2 over TLS through ALPN, HTTP/1.1 for http:// (libcurl's
  * CURL_HTTP_VERSION_2TLS). 'h2c': HTTP/2 with prior knowledge, also for http://. */
@@ -79,14 +79,16 @@ export interface ClientOptions extends RequestDefaults {
   /** Read the phase timings of every response (default true); false makes response.timings
    * null (the timings are read in the same native call as the status, so the saving is small). */
   timings?: boolean;
-  /** More libcurl options for every transfer, by libcurl's name without CURLOPT_, for what the
-   * Client has no option of its own: `{ RESOLVE: ['example.org:443:127.0.0.1'],
-   * MAX_RECV_SPEED_LARGE: 65536, FORBID_REUSE: 1, COOKIEFILE: 'cookies.txt' }`. Options the
-   * Client sets itself (the URL, headers, body, callbacks, redirects, timeouts, TLS, proxy...)
-   * are refused with a TypeError naming them; FORBID_REUSE and FRESH_CONNECT may only be
-   * turned on. Checked on a scratch handle when the Client is made: an unknown name or a value
-   * of the wrong type throws there. */
-  curlOptions?: Readonly<Partial<EasyOptions>>;
+  /** The Accept header of requests that give none. Default '*\/*', libcurl's; null sends no
+   * Accept at all (as undici does). */
+  defaultAccept?: string | null;
+  /** libcurl options by name (CURLOPT_ without the prefix) set on every handle, for what the
+   * Client has no option for: `{ RESOLVE: ['example.org:443:127.0.0.1'], MAX_RECV_SPEED_LARGE:
+   * 65536, TCP_KEEPALIVE: 1, COOKIEFILE: 'cookies.txt' }`. Options the Client sets itself
+   * (headers, timeouts, TLS, proxy, body, callbacks...) are a TypeError naming what to use
+   * instead; FORBID_REUSE and FRESH_CONNECT may only be turned on; a wrong name or value is
+   * libcurl's CurlError, at construction. */
+  curlOptions?: CurlOptions;
 }
 
 export interface RequestOptions extends RequestDefaults {
@@ -267,6 +269,19 @@ export function resolveDefaults(
     r.headerLines = [...kept, ...lines];
     r.headerNames = new Set([...(base ? [...base.headerNames].filter((n) => !names.has(n)) : []), ...names]);
     r.contentLength = contentLength;
+  }
+  if (!base) {
+    // The Client's defaultAccept: a line every request without its own Accept carries (kept
+    // through per-request headers by the filter above, dropped by a request's own Accept).
+    const accept = (options as ClientOptions).defaultAccept;
+    if (accept !== undefined && accept !== '*/*' && !r.headerNames.has('accept')) {
+      if (accept !== null && (typeof accept !== 'string' || accept === '' || BAD_VALUE.test(accept))) {
+        throw new TypeError(
+          `${where}: defaultAccept must be a header value or null, got ${describe(accept)}`,
+        );
+      }
+      r.headerLines = [...r.headerLines, accept === null ? 'Accept:' : `Accept: ${accept}`];
+    }
   }
   if (options.stripHeadersOnCrossOriginRedirect !== undefined) {
     const list: unknown = options.stripHeadersOnCrossOriginRedirect;

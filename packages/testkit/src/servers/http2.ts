@@ -1,7 +1,7 @@
 import http2 from 'node:http2';
 import type { CertificateSet } from './certificates.js';
 import { PATTERN_CHUNK, patternChunk } from './pattern.js';
-import { chunkSizes, EchoBody, FlakyCounts, planRoute, type RoutePlan } from './routes.js';
+import { chunkSizes, EchoBody, FlakyCounts, planRoute, type RoutePlan, trailersFor } from './routes.js';
 import type { Http2TestServer } from './types.js';
 
 export interface Http2ServerOptions {
@@ -141,6 +141,13 @@ function respond(
       // HTTP/2 has no chunked encoding: several DATA frames and no content-length is the analogue.
       res.statusCode = 200;
       res.setHeader('content-type', 'application/octet-stream');
+      writeAll(res, chunkSizes(plan.n, PATTERN_CHUNK));
+      return;
+    }
+    case 'trailers': {
+      res.statusCode = 200;
+      res.setHeader('content-type', 'application/octet-stream');
+      res.addTrailers(Object.fromEntries(trailersFor(plan.n)));
       writeAll(res, chunkSizes(plan.n, PATTERN_CHUNK));
       return;
     }

@@ -23,7 +23,8 @@ export {
   startNginx,
 } from './nginx.js';
 export { PATTERN_PERIOD, patternBytes } from './pattern.js';
-export { type EchoReply, MAX_BYTES } from './routes.js';
+export { RAW_ROUTES, startRawHttpServer } from './raw-http.js';
+export { type EchoReply, ENCODED_TEXT, MAX_BYTES, MAX_TRAILER_BYTES, trailersFor } from './routes.js';
 export type { Http2TestServer, TestServer } from './types.js';
 export { startUnacceptingServer, type UnacceptingServer } from './unaccepting.js';
 export { startHttpServer, startTlsServer, type UwsServerOptions } from './uws.js';

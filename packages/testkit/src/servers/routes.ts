@@ -1,4 +1,6 @@
 import { createHash, type Hash } from 'node:crypto';
+import { brotliCompressSync, deflateSync, gzipSync } from 'node:zlib';
+import { patternBytes } from './pattern.js';
 
 /**
  * The routes every test server answers, decided once here and carried out by two transports
@@ -10,6 +12,7 @@ export type RoutePlan =
   | { kind: 'bytes'; n: number; range: ByteRange | null }
   | { kind: 'chunked'; n: number }
   | { kind: 'slow'; ms: number }
+  | { kind: 'trailers'; n: number }
   | { kind: 'echo' };
 
 /** The part of a `/bytes/:n` body a `Range: bytes=first-last` request asked for (206). */
@@ -38,6 +41,7 @@ export class FlakyCounts {
 }
 
 export const MAX_BYTES = 100 * 1024 * 1024;
+export const MAX_TRAILER_BYTES = 1024 * 1024;
 export const MAX_SLOW_MS = 60_000;
 export const MAX_REDIRECTS = 1000;
 export const MAX_HEADERS = 5000;
@@ -164,6 +168,32 @@ export function planRoute(method: string, url: string, request: RouteRequest = {
       for (let i = 0; i < n; i++) headers.push([`x-h-${i}`, `v${i}`]);
       return text(200, `${n} headers\n`, headers);
     }
+    case 'encoded': {
+      // ENCODED_TEXT compressed with the coding named: the client (or fetch) decodes it.
+      const body = ENCODED[arg ?? ''];
+      if (body === undefined) return text(400, `coding must be one of ${Object.keys(ENCODED).join(', ')}\n`);
+      return {
+        kind: 'body',
+        status: 200,
+        headers: [
+          ['content-type', 'text/plain'],
+          ['content-encoding', arg!],
+        ],
+        body,
+      };
+    }
+    case 'trailers': {
+      // n pattern bytes, then trailer fields naming their length and digest (HTTP/2 servers;
+      // uWebSockets.js has no trailer API: startRawHttpServer sends them over HTTP/1.1).
+      const n = intParam(arg, MAX_TRAILER_BYTES);
+      return n === null ? text(400, `n must be 0..${MAX_TRAILER_BYTES}\n`) : { kind: 'trailers', n };
+    }
+    case 'cache': {
+      // A response shared caches may keep for :seconds (the cache interceptor's test).
+      const seconds = intParam(arg, 86_400);
+      if (seconds === null) return text(400, 'seconds must be 0..86400\n');
+      return text(200, `cacheable for ${seconds} s\n`, [['cache-control', `public, max-age=${seconds}`]]);
+    }
     case 'repeated': {
       // n headers of one name, and n Set-Cookie lines: a client must keep every one.
       const n = intParam(arg, MAX_HEADERS);
@@ -222,4 +252,21 @@ export function chunkSizes(n: number, maxChunk: number): number[] {
     left -= size;
   }
   return sizes;
+}
+
+/** What every `/encoded/:coding` route decodes to: 64 KiB of the body pattern. */
+export const ENCODED_TEXT: Buffer = patternBytes(64 * 1024);
+
+const ENCODED: Record<string, Buffer> = {
+  gzip: gzipSync(ENCODED_TEXT),
+  br: brotliCompressSync(ENCODED_TEXT),
+  deflate: deflateSync(ENCODED_TEXT),
+};
+
+/** The trailer fields `/trailers/:n` ends with, for the body it sent. */
+export function trailersFor(n: number): Array<[string, string]> {
+  return [
+    ['x-body-length', String(n)],
+    ['x-body-sha256', createHash('sha256').update(patternBytes(n)).digest('hex')],
+  ];
 }

@@ -129,6 +129,10 @@ function respond(
       });
       return;
     }
+    case 'trailers':
+      res.writeStatus('501 Not Implemented').writeHeader('content-type', 'text/plain');
+      res.end('uWebSockets.js cannot send trailers: startRawHttpServer does over HTTP/1.1\n');
+      return;
     case 'echo': {
       const headers: Record<string, string> = {};
       req.forEach((k, v) => {
