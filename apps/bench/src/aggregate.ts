@@ -240,9 +240,7 @@ export function targets(summaries: ScenarioSummary[]): Target[] {
     push(target(held, client, 'undici', 1.0, true, `${client} held RSS/transfer below undici (held-10k)`));
   }
   const files = by('files-5k');
-  push(
-    versus(files, 'hiper', 'curl', 1.5, 'hiper >= 1.5x curl --parallel saving 5,000 files (files-5k)'),
-  );
+  push(versus(files, 'hiper', 'curl', 1.5, 'hiper >= 1.5x curl --parallel saving 5,000 files (files-5k)'));
   const load = by('load-12b-64');
   push(versus(load, 'hiper', 'autocannon', 1.0, 'hiper load mode >= 1.0x autocannon (load-12b-64)'));
   push(versus(load, 'hiper', 'wrk', 0.8, 'hiper load mode >= 0.8x wrk (load-12b-64)'));

@@ -1,4 +1,4 @@
-import { Easy } from '../easy.js';
+import type { Easy } from '../easy.js';
 import type { EasyOptions } from '../generated/types.js';
 import { libcurl } from '../setup.js';
 import type { HttpVersion, ResolvedDefaults } from './options.js';
@@ -149,4 +149,3 @@ export const REQUEST_OPTION_DEFAULTS: ReadonlyMap<OptionName, OptionValue> = new
 export function setOption(easy: Easy, name: OptionName, value: OptionValue): void {
   (easy.setopt as (this: Easy, n: OptionName, v: OptionValue) => void).call(easy, name, value);
 }
-
