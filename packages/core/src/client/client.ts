@@ -288,7 +288,7 @@ export class Client {
     const highWaterMark = checkExchange(handler, options);
     const t = this.#start('exchange', url, options, null, true);
     this.#exchangeHooks ??= {
-      perform: (easy) => this.#multi.perform(easy),
+      perform: (transfer) => this.#multi[kPerformUrl](transfer.pooled.easy, transfer.url),
       failure: (transfer, error) => this.#failure(transfer, error),
       finish: (transfer) => this.#finish(transfer),
     };

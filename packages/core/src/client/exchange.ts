@@ -76,7 +76,8 @@ export function checkExchange(handler: unknown, options: ExchangeOptions): numbe
 
 /** What exchange.ts needs from its Client. */
 export interface ExchangeHooks {
-  perform(easy: Easy): Promise<Easy>;
+  /** Runs the transfer's handle on its URL (set in the same native call). */
+  perform(t: Transfer): Promise<Easy>;
   /** The error a failed transfer reports (the Client's own rules: abort reason, limits...). */
   failure(t: Transfer, error: unknown): unknown;
   /** The transfer is over: give the handle back. */
@@ -312,7 +313,7 @@ export class Exchange {
     let failed = false;
     try {
       if (t.aborted) throw t.abortReason;
-      await this.#hooks.perform(t.pooled.easy);
+      await this.#hooks.perform(t);
     } catch (error) {
       failed = true;
       failure = this.#hooks.failure(t, error);
