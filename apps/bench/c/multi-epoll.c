@@ -62,8 +62,9 @@ static void die(const char* what, const char* detail) {
   exit(2);
 }
 
-// CURLMOPT_SOCKETFUNCTION: `what` is the whole interest set (CONTRACT statement 4). socketp is
-// non-NULL once registered and is forgotten by libcurl at REMOVE (statement 12).
+// CURLMOPT_SOCKETFUNCTION: `what` is the whole interest set (docs/contract.md#whole-interest-set).
+// socketp is non-NULL once registered and is forgotten by libcurl at REMOVE
+// (docs/contract.md#remove-forgets-socketp).
 static int on_socket(CURL* easy, curl_socket_t s, int what, void* clientp, void* socketp) {
   (void)easy;
   CURLM* multi = clientp;
@@ -86,7 +87,8 @@ static int on_socket(CURL* easy, curl_socket_t s, int what, void* clientp, void*
   return 0;
 }
 
-// CURLMOPT_TIMERFUNCTION: one timer; 0 means "soon", served by the next loop turn (statement 18).
+// CURLMOPT_TIMERFUNCTION: one timer; 0 means "soon", served by the next loop turn
+// (docs/contract.md#one-timer).
 static int on_timer(CURLM* multi, long timeout_ms, void* clientp) {
   (void)multi;
   (void)clientp;
@@ -167,7 +169,8 @@ static void turn(CURLM* multi, struct epoll_event* events, int max_events, doubl
     curl_multi_socket_action(multi, events[i].data.fd, bits, &running);
   }
   if (timer_deadline >= 0 && timer_deadline <= now_ms()) {
-    timer_deadline = -1;  // consumed: 7.88.1 sends no -1 afterwards (statement 20)
+    timer_deadline =
+        -1;  // consumed: 7.88.1 sends no -1 afterwards (docs/contract.md#timer-only-on-change)
     curl_multi_socket_action(multi, CURL_SOCKET_TIMEOUT, 0, &running);
   }
 }

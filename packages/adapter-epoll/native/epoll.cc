@@ -1,14 +1,14 @@
 // @multisock/adapter-epoll's native loop: the epoll backend of multisock/poller_loop.h.
 //
-// The mapping (CONTRACT (c), epoll column), level-triggered only (libcurl may leave data in the
-// kernel after one call, statement 29):
+// The mapping (docs/contract.md#mapping, epoll column), level-triggered only (libcurl may leave
+// data in the kernel after one call, docs/contract.md#level-triggered):
 // - IN / OUT / INOUT: EPOLLIN|EPOLLRDHUP / EPOLLOUT / both, data.u64 = fd | tag << 32. The
-//   first one is an ADD (EEXIST: the kernel has the fd though the table does not, CONTRACT (b)
-//   row 7: MOD), a change a MOD (ENOENT: the file we registered was closed and the number
-//   reused: ADD under a new tag).
+//   first one is an ADD (EEXIST: the kernel has the fd though the table does not,
+//   docs/contract.md#conformance row 7: MOD), a change a MOD (ENOENT: the file we registered was
+//   closed and the number reused: ADD under a new tag).
 // - NONE (never sent in practice): the fd leaves the set but keeps its registration. A MOD to
 //   no events would still report EPOLLHUP/EPOLLERR, level-triggered, over and over.
-// - REMOVE: DEL; ENOENT/EBADF mean already gone (CONTRACT (b) row 6).
+// - REMOVE: DEL; ENOENT/EBADF mean already gone (docs/contract.md#conformance row 6).
 // - Readiness: EPOLLIN -> IN, EPOLLOUT -> OUT, EPOLLHUP/EPOLLRDHUP -> IN, EPOLLERR -> ERR with
 //   the watched directions. Events whose tag is not the registration's are stale.
 #include <errno.h>

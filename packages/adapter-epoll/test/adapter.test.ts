@@ -97,7 +97,7 @@ describe("epoll.attach (one epoll set nested in Node's loop)", () => {
       expect(easy.getinfo('RESPONSE_CODE')).toBe(200);
       expect(easy.takeBody().length).toBe(sizes[i]);
     }
-    // Idle cached connections are REMOVEd (CONTRACT statement 11): nothing is watched.
+    // Idle cached connections are REMOVEd (docs/contract.md#idle-connections-close-silently): nothing is watched.
     expect(attachment.registrations).toBe(0);
     multi.close();
     expect(attachment.detached).toBe(true);
@@ -112,7 +112,7 @@ describe("epoll.attach (one epoll set nested in Node's loop)", () => {
     expect(attachment.loop).toBe('epoll');
     const easy = get('/delay/300');
     const done = multi.perform(easy);
-    expect(attachment.timerArmed).toBe(true); // add_handle always sets timer 0 (statement 19)
+    expect(attachment.timerArmed).toBe(true); // add_handle always sets timer 0 (docs/contract.md#when-callbacks-fire)
     await until(() => attachment.registrations === 1, 'the connection to be watched');
     const [fd, what] = [...trace.read().interest][0]!;
     expect(fd).toBeGreaterThan(2);
@@ -247,9 +247,9 @@ describe('EpollReactor (a loop the application runs)', () => {
   it('drops an event for an fd re-announced earlier in the same batch', async () => {
     // Two responses arrive together, so one epoll_wait reports both sockets. Handling the
     // first one pauses and resumes the other transfer (curl_easy_pause works inside callbacks,
-    // statement 35): libcurl sends REMOVE then IN for the second socket (statement 15), which
+    // docs/contract.md#no-re-entry): libcurl sends REMOVE then IN for the second socket (docs/contract.md#when-callbacks-fire), which
     // gets a new registration and a new tag. The event already in the batch carries the old
-    // tag and must not reach curl_multi_socket_action (CONTRACT (b) row 5).
+    // tag and must not reach curl_multi_socket_action (docs/contract.md#conformance row 5).
     const reactor = new EpollReactor();
     const multi = new Multi();
     const trace = new Trace(multi);

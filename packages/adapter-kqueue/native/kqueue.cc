@@ -7,11 +7,13 @@
 // deletes READ and adds WRITE), in ONE kevent() call, every change with EV_RECEIPT so each gets
 // its own EV_ERROR entry (data 0 on success) and no pending event is drained (FreeBSD kqueue(2),
 // EV_RECEIPT). Deleting a filter that is gone answers ENOENT (or EBADF once the fd is closed):
-// done. Level-triggered only: never EV_CLEAR, EV_ONESHOT or EV_DISPATCH (statement 29).
+// done. Level-triggered only: never EV_CLEAR, EV_ONESHOT or EV_DISPATCH
+// (docs/contract.md#level-triggered).
 //
-// Readiness (CONTRACT (c), kqueue column): EVFILT_READ -> IN, EVFILT_WRITE -> OUT, EV_EOF -> IN,
-// EV_ERROR -> ERR with the watched directions; READ and WRITE of one fd in a batch become one
-// action (the poller loop coalesces them). udata carries the registration's generation tag.
+// Readiness (docs/contract.md#mapping, kqueue column): EVFILT_READ -> IN, EVFILT_WRITE -> OUT,
+// EV_EOF -> IN, EV_ERROR -> ERR with the watched directions; READ and WRITE of one fd in a batch
+// become one action (the poller loop coalesces them). udata carries the registration's generation
+// tag.
 #include <errno.h>
 #include <fcntl.h>
 #include <multisock/poller_loop.h>

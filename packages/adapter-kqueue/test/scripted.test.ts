@@ -1,6 +1,6 @@
 // The contract's unit rows on the kqueue backend through adapter-core's script driver (the
 // shared suite, nested and reactor), plus what only kqueue shows: the exact changelists the
-// backend submits (CONTRACT (b) rows 1, 2, 6, 8 and (c), kqueue column), read from the
+// backend submits (docs/contract.md#conformance rows 1, 2, 6, 8 and docs/contract.md#mapping (kqueue column)), read from the
 // emulation's record of every kevent() call. Emulated only: the real kqueue records nothing.
 import { writeSync } from 'node:fs';
 import { Poll } from '@multisock/core';

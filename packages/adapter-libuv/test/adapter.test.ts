@@ -209,7 +209,7 @@ describe('libuv adapter', () => {
       const error = await multi.perform(easy).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(CurlError);
       // RST polls as POLLERR: libuv reports status < 0 and the adapter passes CSelect.ERR with
-      // the direction it watched (IN), so libcurl reads and sees the reset (statement 27).
+      // the direction it watched (IN), so libcurl reads and sees the reset (docs/contract.md#ev_bitmask-is-trusted).
       const actions = actionsOf(trace());
       expect(actions.some((a) => a.fd >= 0 && a.bits === (CSelect.ERR | CSelect.IN))).toBe(true);
       expect((error as CurlError).code).toBe(CurlCode.RECV_ERROR);

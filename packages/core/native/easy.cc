@@ -618,7 +618,7 @@ Napi::Value EasyHandle::Pause(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   CheckOpen(env, "pause");
   // 7.88.1 lets curl_easy_pause run inside the socket callback and frees the socket entry the
-  // outer singlesocket() then writes to; newer libcurl refuses it (CONTRACT statement 35).
+  // outer singlesocket() then writes to; newer libcurl refuses it (docs/contract.md#no-re-entry).
   if (multi != nullptr && multi->InSocketOrTimerCallback()) {
     throw EasyError(env, CURLE_RECURSIVE_API_CALL,
                     "pause: called from inside a socket or timer callback; pause from a "
@@ -630,7 +630,8 @@ Napi::Value EasyHandle::Pause(const Napi::CallbackInfo& info) {
                     "pause: bits must be Pause.CONT (0), RECV (1), SEND (4) or ALL (5), got " +
                         Describe(info[0]));
   }
-  // curl_easy_pause may call the multi's socket and timer callbacks (CONTRACT statement 15).
+  // curl_easy_pause may call the multi's socket and timer callbacks
+  // (docs/contract.md#when-callbacks-fire).
   MultiHandle* owner = multi;
   if (owner != nullptr) owner->Enter();
   CURLcode code = curl_easy_pause(handle_, static_cast<int>(bits));

@@ -16,7 +16,7 @@ class EasyHandle : public Napi::ObjectWrap<EasyHandle> {
   static Napi::Function Init(Napi::Env env);
   static bool IsEasy(Napi::Env env, const Napi::Value& value);
   // The EasyHandle behind a libcurl handle, or nullptr for a handle multisock did not make
-  // (libcurl's internal handles: CONTRACT statement 7).
+  // (libcurl's internal handles: docs/contract.md#easy-may-be-internal).
   static EasyHandle* FromCurl(CURL* handle);
 
   explicit EasyHandle(const Napi::CallbackInfo& info);

@@ -4,7 +4,7 @@ import { addon } from './native.js';
 export const Poll = { NONE: 0, IN: 1, OUT: 2, INOUT: 3, REMOVE: 4 } as const;
 
 /** CURL_CSELECT_*: what happened on a socket, for socketAction's ev_bitmask. Not the what-bits:
- * Poll.REMOVE and CSelect.ERR are both 4 (CONTRACT statement 1). */
+ * Poll.REMOVE and CSelect.ERR are both 4 (docs/contract.md#constants). */
 export const CSelect = { IN: 1, OUT: 2, ERR: 4 } as const;
 
 /** CURL_SOCKET_TIMEOUT: socketAction's socket argument when the timer fired. */

@@ -161,7 +161,7 @@ describe('Multi bad input', () => {
     expect(easy.multi).toBe(null);
     easy.close();
   });
-  it('removing an Easy never added is a no-op, as in libcurl (statement 31)', () => {
+  it('removing an Easy never added is a no-op, as in libcurl (docs/contract.md#remove-handle)', () => {
     const multi = new Multi();
     const easy = new Easy();
     expect(() => multi.removeHandle(easy)).not.toThrow();
@@ -183,7 +183,7 @@ describe('Multi bad input', () => {
     multiError(() => multi.assign(Number.NaN, {}), 5, /integer file descriptor/);
     multi.close();
   });
-  it('socketAction on a socket libcurl does not know is ignored and loses nothing (statement 26)', async () => {
+  it('socketAction on a socket libcurl does not know is ignored and loses nothing (docs/contract.md#stale-fds)', async () => {
     const server = await startServer();
     const multi = new Multi();
     const driver = probeDriver(multi);

@@ -79,7 +79,7 @@ describe('JS callbacks', () => {
         if (pieces.length === 0) return null;
         if (!waiting) {
           waiting = true;
-          // Never unpause from inside the callback (CONTRACT statement 35): later.
+          // Never unpause from inside the callback (docs/contract.md#no-re-entry): later.
           setTimeout(() => easyRef?.pause(Pause.CONT), 20);
           return READFUNC_PAUSE;
         }

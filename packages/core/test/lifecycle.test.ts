@@ -205,7 +205,7 @@ describe('the abort rule', () => {
     });
     expect(easy.multi).toBe(null);
     expect(multi.infoRead()).toMatchObject({ msg: 'DONE', easy, result: 42 });
-    // Unlike 7.88.1's own path (statement 23), the multi is not left dead.
+    // Unlike 7.88.1's own path (docs/contract.md#a-failing-callback), the multi is not left dead.
     const driver = probeDriver(multi);
     await multi.perform(easy);
     expect(easy.getinfo('RESPONSE_CODE')).toBe(200);
@@ -287,7 +287,7 @@ describe('callbacks during removeHandle, pause and close', () => {
     easy.close();
   });
 
-  it('pause and unpause reach the socket callback (statement 15)', async () => {
+  it('pause and unpause reach the socket callback (docs/contract.md#when-callbacks-fire)', async () => {
     const multi = new Multi();
     const driver = probeDriver(multi);
     const chunks: Buffer[] = [];

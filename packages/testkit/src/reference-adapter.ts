@@ -19,10 +19,10 @@ import {
 } from '@multisock/core';
 import { PollEvent, Timer, Poll as UvPoll } from '@multisock/libuv-bindings';
 
-/** The uv_poll mask for libcurl's what-bits: `what` is the whole interest set, not a change (4). */
+/** The uv_poll mask for libcurl's what-bits: `what` is the whole interest set, not a change (docs/contract.md#whole-interest-set). */
 export function pollEventsFor(what: number): number {
   switch (what) {
-    case Poll.NONE: // never sent in practice (8): keep the socket, watch nothing
+    case Poll.NONE: // never sent in practice (docs/contract.md#poll-none): keep the socket, watch nothing
       return 0;
     case Poll.IN:
       return PollEvent.READABLE | PollEvent.DISCONNECT;
@@ -38,7 +38,7 @@ export function pollEventsFor(what: number): number {
 /** What a Poll reported, as CSelect bits: never Poll bits (Poll.REMOVE == CSelect.ERR, 1). A poll
  * error (status < 0: libuv saw POLLERR, stopped the handle and hides the events) is ERR plus the
  * directions watched: libcurl 7.88.1 fails a transfer on ERR alone without reading what is
- * still buffered (27, CONTRACT (b) 10). */
+ * still buffered (docs/contract.md#ev_bitmask-is-trusted, conformance row 10). */
 export function cselectFor(status: number, events: number, watched: number): number {
   const ready = status < 0 ? watched : events;
   let bits = status < 0 ? CSelect.ERR : 0;
@@ -63,7 +63,7 @@ export class WatchedSocket {
   }
 
   /** Watches for `what` (the whole interest set): a running Poll is restarted with the new mask,
-   * not opened again (CONTRACT (b) 1, 2). */
+   * not opened again (docs/contract.md#conformance rows 1, 2). */
   watch(what: number): void {
     const events = pollEventsFor(what);
     this.what = what;
@@ -109,7 +109,7 @@ export class ReferenceAttachment implements LoopAttachment {
     }
     attached.add(multi);
     // After close() nothing of this multi may stay registered, not even the sockets libcurl
-    // never sent REMOVE for (34, CONTRACT (b) 20).
+    // never sent REMOVE for (docs/contract.md#cleanup, conformance row 20).
     this.#unsubscribe = multi.onClose(() => this.#release());
   }
 
@@ -139,16 +139,16 @@ export class ReferenceAttachment implements LoopAttachment {
   }
 
   /** CURLMOPT_SOCKETFUNCTION. Strictly in order: a REMOVE is handled completely before the same
-   * fd number, announced again in the same socketAction, gets a new socket (13, (b) 4). */
+   * fd number, announced again in the same socketAction, gets a new socket (docs/contract.md#fd-reuse, conformance row 4). */
   protected socket(fd: number, what: number, socketp: unknown): void {
     let socket = this.#sockets.get(fd);
     if (what === Poll.REMOVE) {
-      // "Stop watching", not "closed" (9); REMOVE for an fd never announced is a no-op ((b) 3).
+      // "Stop watching", not "closed" (docs/contract.md#remove-is-not-close); REMOVE for an fd never announced is a no-op (docs/contract.md#conformance row 3).
       if (socket !== undefined) this.#forget(socket);
       return;
     }
     if (socket !== undefined && socketp !== socket) {
-      // libcurl no longer associates our socket with this fd (12): the socket we watched went
+      // libcurl no longer associates our socket with this fd (docs/contract.md#remove-forgets-socketp): the socket we watched went
       // away without a REMOVE, and this is a new one with the same number.
       this.#forget(socket);
       socket = undefined;
@@ -162,7 +162,7 @@ export class ReferenceAttachment implements LoopAttachment {
   }
 
   /** CURLMOPT_TIMERFUNCTION: one non-repeating timer that each value replaces; -1 deletes it,
-   * 0 fires on a later loop turn, never from in here (18, 21). */
+   * 0 fires on a later loop turn, never from in here (docs/contract.md#timer-zero). */
   protected timer(timeoutMs: number): void {
     if (timeoutMs < 0) this.#timer.stop();
     else this.#timer.start(timeoutMs);
@@ -180,7 +180,7 @@ export class ReferenceAttachment implements LoopAttachment {
   }
 
   /** multi.socketAction from the loop. The fired timer is consumed: libcurl arms it again if it
-   * needs it (20). */
+   * needs it (docs/contract.md#timer-only-on-change). */
   protected socketAction(fd: number, bits: number): void {
     if (this.#detached || this.multi.closed) return;
     try {
@@ -192,7 +192,7 @@ export class ReferenceAttachment implements LoopAttachment {
     }
   }
 
-  /** Stops watching at once: REMOVE comes before libcurl closes the fd (10). */
+  /** Stops watching at once: REMOVE comes before libcurl closes the fd (docs/contract.md#remove-before-close). */
   #forget(socket: WatchedSocket): void {
     socket.live = false;
     socket.poll.close();

@@ -71,8 +71,10 @@ const cases: Array<{ breakage: Breakage; label: string; check: string; message: 
     breakage: 'edgeTriggered',
     check: 'drip',
     message: {
-      typescript: /dripped body \(readiness must be level-triggered, CONTRACT 29\): not done after/,
-      native: /dripped body \(readiness must be level-triggered, CONTRACT 29\): not done after/,
+      typescript:
+        /dripped body \(readiness must be level-triggered, docs\/contract\.md#level-triggered\): not done after/,
+      native:
+        /dripped body \(readiness must be level-triggered, docs\/contract\.md#level-triggered\): not done after/,
     },
   },
 ];

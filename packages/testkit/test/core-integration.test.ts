@@ -129,7 +129,7 @@ describe('core over adapter-libuv and uWebSockets.js', () => {
     easy.close();
   });
 
-  it('a reused keep-alive socket is announced again with socketp null (statement 12): JS callbacks', async () => {
+  it('a reused keep-alive socket is announced again with socketp null (docs/contract.md#remove-forgets-socketp): JS callbacks', async () => {
     // The seed's contract, seen by a TypeScript adapter (the reference adapter assigns socketp).
     const multi = new Multi();
     const calls = recordSockets(multi);
@@ -154,7 +154,7 @@ describe('core over adapter-libuv and uWebSockets.js', () => {
     easy.close();
   });
 
-  it('a reused keep-alive socket is announced again as fresh (statement 12): native loop', async () => {
+  it('a reused keep-alive socket is announced again as fresh (docs/contract.md#remove-forgets-socketp): native loop', async () => {
     // Under a native loop the core keeps socketp; its trace says which announcements found none
     // (NativeTrace.SOCKET_FRESH, MULTISOCK_SOCKET_FRESH for the adapter).
     const multi = new Multi();

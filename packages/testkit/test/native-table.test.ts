@@ -1,4 +1,4 @@
-// The unit rows of CONTRACT (b) on native loop tables, through the scripted fake core
+// The unit rows of docs/contract.md#conformance on native loop tables, through the scripted fake core
 // (test/support/table-rows.ts). adapter-libuv's table, and the testkit's own test adapter
 // (test/native/broken-loop.cc): without a mistake it passes every row, and each of its mistakes
 // fails the row that covers it, so every row is shown able to fail.

@@ -1,4 +1,4 @@
-// The contract's unit rows (CONTRACT (b) "U") on a native poller adapter, through the script
+// The contract's unit rows (docs/contract.md#conformance, its unit rows) on a native poller adapter, through the script
 // driver: the same suite for every backend (as c-ares runs its event tests over each backend),
 // with the backend's name in each test's name. The fds are FIFOs: opened O_RDWR one fd is both
 // ends (readable once written to, writable while not full), so readiness is driven exactly.
@@ -87,7 +87,7 @@ export const drain = (fd: number) => {
   }
 };
 
-/** Every action's bits are CSELECT bits (CONTRACT (b) row 11: POLL_REMOVE == CSELECT_ERR). */
+/** Every action's bits are CSELECT bits (docs/contract.md#conformance row 11: POLL_REMOVE == CSELECT_ERR). */
 function checkBits(actions: Array<[number, number]>): Array<[number, number]> {
   for (const [fd, bits] of actions) {
     if (fd === TIMEOUT) expect(bits).toBe(0);
@@ -208,7 +208,7 @@ export function describeScriptedRows(backend: ScriptedBackend): void {
       expect(script.lastError).toBeNull();
     });
 
-    it('a fresh announcement of a listed fd whose file was closed registers the new file (statement 13)', () => {
+    it('a fresh announcement of a listed fd whose file was closed registers the new file (docs/contract.md#fd-reuse)', () => {
       const fd = fifos.both();
       script.socket(fd, Poll.IN);
       fifos.close(fd); // closed without a REMOVE (7.88.1 can, after a failed callback)

@@ -63,7 +63,7 @@ inline int32_t Count(const Napi::CallbackInfo& info, size_t index, const char* n
 
 // What both backends refuse in a change: a negative ident (not a descriptor) and any flag but
 // the five the adapter uses. EV_CLEAR, EV_ONESHOT and EV_DISPATCH change the delivery model and
-// libcurl needs level-triggered readiness (CONTRACT statement 29).
+// libcurl needs level-triggered readiness (docs/contract.md#level-triggered).
 inline void CheckChange(Napi::Env env, const int32_t* record, size_t i, int32_t allowed_flags) {
   if (record[kIdent] < 0) {
     throw Napi::RangeError::New(env, "changes[" + std::to_string(i) +

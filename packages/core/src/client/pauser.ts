@@ -5,7 +5,7 @@ import type { Easy } from '../easy.js';
  * The pause state of one transfer. A callback pauses a direction by returning WRITEFUNC_PAUSE
  * (receive) or READFUNC_PAUSE (send); resuming calls curl_easy_pause, which is never done from
  * inside a libcurl callback: it runs on a later turn of the loop (setImmediate), as node-libcurl
- * learned the hard way (CONTRACT statement 35). Both directions share one handle, so the bits
+ * learned the hard way (docs/contract.md#no-re-entry). Both directions share one handle, so the bits
  * passed are always the ones still paused.
  */
 export class Pauser {

@@ -94,7 +94,7 @@ function closedPort(): Promise<number> {
   });
 }
 
-/** libcurl's code for each fault, per CONTRACT's version (7.88.1 first; a later libcurl may use the others). */
+/** libcurl's code for each fault, per libcurl version (7.88.1's first; a later libcurl may use the others). */
 export const FAULT_EXPECTATIONS: Record<
   Exclude<FaultKind, 'reset-after-body'>,
   { codes: readonly number[]; maxMs: number; timeoutMs?: number }
@@ -110,7 +110,7 @@ export const FAULT_EXPECTATIONS: Record<
 
 /** Why a wrong code usually comes from the adapter rather than libcurl. */
 const CODE_HINTS: Record<number, string> = {
-  55: ': CURLE_SEND_ERROR on 7.88.1 means ev_bitmask was CSelect.ERR alone, and libcurl failed without reading; report error readiness as ERR plus IN/OUT (CONTRACT 27, (b)10)',
+  55: ': CURLE_SEND_ERROR on 7.88.1 means ev_bitmask was CSelect.ERR alone, and libcurl failed without reading; report error readiness as ERR plus IN/OUT (docs/contract.md#ev_bitmask-is-trusted; docs/contract.md#conformance row 10)',
   28: ': the transfer hung until a timeout',
 };
 
@@ -262,7 +262,7 @@ export const conformanceChecks: readonly ConformanceCheck[] = [
       // A few spurious wake-ups are allowed (libuv documents them); one per written chunk is not.
       assert(
         inWithoutData <= 3,
-        `socketAction reported CSelect.IN ${inWithoutData} times when nothing was readable (of ${inoutCalls} calls while libcurl wanted IN|OUT): the bitmask must be the readiness, not the interest (CONTRACT 1, 27)`,
+        `socketAction reported CSelect.IN ${inWithoutData} times when nothing was readable (of ${inoutCalls} calls while libcurl wanted IN|OUT): the bitmask must be the readiness, not the interest (docs/contract.md#constants, docs/contract.md#ev_bitmask-is-trusted)`,
       );
       s.expectNoRegistrations('after the upload');
     },
@@ -348,7 +348,7 @@ export const conformanceChecks: readonly ConformanceCheck[] = [
         s.observer.events.flatMap((e) => (e.type === 'socket' && e.what !== Poll.REMOVE ? [e.fd] : [])),
       );
       assert(announced.size === 1, `h2: libcurl announced ${announced.size} sockets, expected 1`);
-      // Every completion but the last found the shared socket still watched (CONTRACT 6).
+      // Every completion but the last found the shared socket still watched (docs/contract.md#shared-sockets).
       assert(
         stillWatched.slice(0, -1).every(Boolean),
         `h2: the shared socket was not watched at every completion but the last: ${JSON.stringify(stillWatched)}`,
@@ -368,7 +368,7 @@ export const conformanceChecks: readonly ConformanceCheck[] = [
     const opened = easies.reduce((n, e) => n + (e.getinfo('NUM_CONNECTS') as number), 0);
     assert(opened >= 2, 'MAXCONNECTS=1: the transfers did not run in parallel');
     s.expectNoRegistrations('after the transfers');
-    // libcurl closed every connection but one (without a callback, CONTRACT 11): client and
+    // libcurl closed every connection but one (without a callback, docs/contract.md#idle-connections-close-silently): client and
     // server end of that one may remain.
     await waitFor(() => openFdCount() <= fdsWithMulti + 2, 2000, 'MAXCONNECTS=1: surplus connections closed');
   }),
@@ -386,13 +386,13 @@ export const conformanceChecks: readonly ConformanceCheck[] = [
     const fds = s.observer.watched;
     assert(fds.length === 1, `libcurl watches ${fds.length} sockets for one transfer waiting for its answer`);
     s.multi.removeHandle(easy);
-    s.expectNoRegistrations('right after removeHandle'); // REMOVE comes inside remove_handle (CONTRACT 15)
+    s.expectNoRegistrations('right after removeHandle'); // REMOVE comes inside remove_handle (docs/contract.md#when-callbacks-fire)
     const error = await within(outcome, 1000, 'the removed transfer settles');
     assert(error instanceof CurlError, 'a removed transfer must reject its perform() promise');
     await sleep(100);
     assert(
       s.timerArmed !== true,
-      'timerArmed is still true with no transfer left (libcurl sent -1, CONTRACT 19)',
+      'timerArmed is still true with no transfer left (libcurl sent -1, docs/contract.md#when-callbacks-fire)',
     );
     s.expectNoRegistrations('100 ms after removeHandle');
   }),
@@ -426,7 +426,7 @@ export const conformanceChecks: readonly ConformanceCheck[] = [
     assert(pauses === 2, `paused ${pauses} times, expected 2`);
     assert(body.equals(patternBytes(n)), `paused transfer: body differs (${body.length} bytes)`);
     assert(performance.now() - t0 >= 150, 'the pauses did not hold the transfer');
-    // libcurl REMOVEs a paused transfer's socket (CONTRACT 15) and announces it again on unpause.
+    // libcurl REMOVEs a paused transfer's socket (docs/contract.md#when-callbacks-fire) and announces it again on unpause.
     assert(watchedWhilePaused === 0, `while paused libcurl still watched ${watchedWhilePaused} sockets`);
     assert(
       registrationsWhilePaused === undefined || registrationsWhilePaused === 0,
@@ -434,7 +434,7 @@ export const conformanceChecks: readonly ConformanceCheck[] = [
     );
 
     // easy.pause() called inside WRITEFUNCTION, i.e. inside socketAction: libcurl re-enters the
-    // socket and timer callbacks from there (CONTRACT 15, 35; (b)17).
+    // socket and timer callbacks from there (docs/contract.md#when-callbacks-fire, docs/contract.md#no-re-entry; docs/contract.md#conformance row 17).
     const nested = s.easy(`${ctx.env.http.url}/bytes/${n}`);
     const nestedChunks: Buffer[] = [];
     let nestedPaused = false;
@@ -531,7 +531,11 @@ export const conformanceChecks: readonly ConformanceCheck[] = [
       const s = ctx.session();
       const easy = s.easy(`${server.url}/`);
       // libcurl's interest stays IN for the whole body: only level-triggered readiness delivers it.
-      await s.perform(easy, 4000, 'the dripped body (readiness must be level-triggered, CONTRACT 29)');
+      await s.perform(
+        easy,
+        4000,
+        'the dripped body (readiness must be level-triggered, docs/contract.md#level-triggered)',
+      );
       const body = easy.takeBody();
       assert(body.length === DRIP_BYTES, `drip: ${body.length} bytes, expected ${DRIP_BYTES}`);
       s.expectNoRegistrations('after the drip');
@@ -589,7 +593,7 @@ export const conformanceChecks: readonly ConformanceCheck[] = [
       // libcurl resolves "localhost" itself; a name from /etc/hosts goes through its threaded
       // resolver. Unless the thread wins the race with libcurl's first look, the socketpair end is
       // announced (IN), REMOVEd, and usually its very number handed to the TCP socket within one
-      // socketAction (CONTRACT 13, 14): not asserted, as it is libcurl's timing, but exercised.
+      // socketAction (docs/contract.md#fd-reuse, docs/contract.md#non-network-fds): not asserted, as it is libcurl's timing, but exercised.
       // Without such a name: plain localhost.
       const easy = s.easy(`http://${alias ?? 'localhost'}:${ctx.env.http.port}/small`);
       easy.setopt('IPRESOLVE', 1); // CURL_IPRESOLVE_V4: the servers listen on 127.0.0.1 only
@@ -627,7 +631,7 @@ export const conformanceChecks: readonly ConformanceCheck[] = [
       const s = ctx.session();
       // libcurl tries both families of localhost; when the first is refused its socket is
       // REMOVEd and closed, and the next socket usually gets the same fd number inside the same
-      // socketAction (CONTRACT 13, probe S9). The observer flags any event that reaches the
+      // socketAction (docs/contract.md#fd-reuse). The observer flags any event that reaches the
       // old registration afterwards.
       const easy = s.easy(`http://localhost:${port}/`);
       const error = await expectCurlError(
@@ -654,7 +658,7 @@ export const conformanceChecks: readonly ConformanceCheck[] = [
         const first = s.easy(`${server.url}/small`);
         await s.perform(first, 3000);
         s.expectNoRegistrations('with the connection idle in the cache');
-        await server.close(); // the server closes the kept-alive connection; libcurl is not told (CONTRACT 11)
+        await server.close(); // the server closes the kept-alive connection; libcurl is not told (docs/contract.md#idle-connections-close-silently)
         await sleep(100);
         const next = s.easy(`${ctx.env.http.url}/small`);
         await s.perform(next, 3000);

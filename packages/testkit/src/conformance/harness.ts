@@ -137,7 +137,7 @@ export class Session {
     );
   }
 
-  /** After close(): no registration and no timer (CONTRACT 34, (b)20). */
+  /** After close(): no registration and no timer (docs/contract.md#cleanup; docs/contract.md#conformance row 20). */
   expectReleased(when: string): void {
     const registrations = this.registrations;
     assert(

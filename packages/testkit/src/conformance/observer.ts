@@ -31,14 +31,14 @@ export class Observer {
   readonly #events: ObservedEvent[] = [];
   readonly #violations: string[] = [];
   /** fds REMOVEd in this loop turn: a stale event already fetched by the loop may still arrive
-   * for them (CONTRACT (b)5 allows passing it harmlessly), but not on a later turn. */
+   * for them (docs/contract.md#conformance row 5 allows passing it harmlessly), but not on a later turn. */
   readonly #justRemoved = new Set<number>();
   /** Interest each fd had at any point in this loop turn: readiness fetched before a change
    * may still be dispatched in the same turn. */
   readonly #recentInterest = new Map<number, number>();
   #turnScheduled: NodeJS.Immediate | null = null;
   /** Whether libcurl has a timer outstanding the adapter may fire (set by a value >= 0,
-   * cleared by -1 and by the firing itself, CONTRACT 18, 20). */
+   * cleared by -1 and by the firing itself, docs/contract.md#one-timer, docs/contract.md#timer-only-on-change). */
   #timerPending = false;
   /** Whether libcurl has called the timer callback since the adapter installed it. */
   #timerSeen = false;
@@ -175,7 +175,7 @@ export class Observer {
         case NativeTrace.ACTION:
           if ((c & NativeTrace.ACTION_REFUSED) !== 0) {
             this.violation(
-              `socketAction(${a}, ${b}) called synchronously from inside a libcurl callback, and refused (CONTRACT 18, 21)`,
+              `socketAction(${a}, ${b}) called synchronously from inside a libcurl callback, and refused (docs/contract.md#one-timer, docs/contract.md#no-re-entry)`,
             );
           }
           this.#onAction(a, b, (c & NativeTrace.ACTION_REFUSED) !== 0 ? 'refused' : 'trace');
@@ -206,7 +206,7 @@ export class Observer {
     if (registrations !== undefined && registrations !== this.#interest.size) {
       const op = what === Poll.REMOVE ? 'REMOVE' : `what=${what}`;
       this.violation(
-        `after SOCKETFUNCTION(fd ${fd}, ${op}) attachment.registrations is ${registrations} but libcurl watches ${this.#interest.size} sockets (CONTRACT 4, 9, (c))`,
+        `after SOCKETFUNCTION(fd ${fd}, ${op}) attachment.registrations is ${registrations} but libcurl watches ${this.#interest.size} sockets (docs/contract.md#whole-interest-set, docs/contract.md#remove-is-not-close; docs/contract.md#mapping)`,
       );
     }
   }
@@ -223,7 +223,7 @@ export class Observer {
     // (Unless the adapter already fired it inside the callback: reported on its own.)
     if (armed !== undefined && armed !== ms >= 0 && this.#timerPending === ms >= 0) {
       this.violation(
-        `after TIMERFUNCTION(${ms}) attachment.timerArmed is ${armed} (one timer: a value arms or replaces it, -1 deletes it; CONTRACT 18)`,
+        `after TIMERFUNCTION(${ms}) attachment.timerArmed is ${armed} (one timer: a value arms or replaces it, -1 deletes it; docs/contract.md#one-timer)`,
       );
     }
   }
@@ -235,23 +235,27 @@ export class Observer {
     this.#events.push({ type: 'action', fd, bits });
     if (source === 'refused') return;
     if (source === 'js' && this.multi.closed) {
-      this.violation(`socketAction(${fd}, ${bits}) after the multi was closed (CONTRACT 34, (b)20)`);
+      this.violation(
+        `socketAction(${fd}, ${bits}) after the multi was closed (docs/contract.md#cleanup; docs/contract.md#conformance row 20)`,
+      );
       return;
     }
     if (source === 'js' && (this.#inTimerCallback || this.#inSocketCallback || this.multi.inCallback)) {
       const where = this.#inTimerCallback ? 'the timer callback' : 'a libcurl callback';
       this.violation(
-        `socketAction(${fd}, ${bits}) called synchronously from inside ${where} (CONTRACT 18, 21)`,
+        `socketAction(${fd}, ${bits}) called synchronously from inside ${where} (docs/contract.md#one-timer, docs/contract.md#no-re-entry)`,
       );
     }
     if (!Number.isInteger(bits) || (bits & ~VALID_BITS) !== 0) {
-      this.violation(`socketAction(${fd}, ${bits}): ev_bitmask has bits outside CSelect (CONTRACT 1)`);
+      this.violation(
+        `socketAction(${fd}, ${bits}): ev_bitmask has bits outside CSelect (docs/contract.md#constants)`,
+      );
     }
     if (fd === SOCKET_TIMEOUT) {
       // A kick-start right after attaching is harmless; otherwise each timer fires once at most.
       if (!this.#timerPending && this.#timerSeen) {
         this.violation(
-          `socketAction(SOCKET_TIMEOUT) with no timer outstanding: libcurl deleted it (-1) or it already fired (CONTRACT 18, 20; (b)14, 15, 16)`,
+          `socketAction(SOCKET_TIMEOUT) with no timer outstanding: libcurl deleted it (-1) or it already fired (docs/contract.md#one-timer, docs/contract.md#timer-only-on-change; docs/contract.md#conformance rows 14, 15, 16)`,
         );
       }
       this.#timerPending = false; // consumed; libcurl announces a new value if it needs one
@@ -259,14 +263,14 @@ export class Observer {
     }
     if (!this.#interest.has(fd) && !this.#justRemoved.has(fd)) {
       this.violation(
-        `socketAction(${fd}, ${bits}) for a socket libcurl is not watching (REMOVEd or never announced; CONTRACT 9, (c) REMOVE)`,
+        `socketAction(${fd}, ${bits}) for a socket libcurl is not watching (REMOVEd or never announced; docs/contract.md#remove-is-not-close; docs/contract.md#mapping)`,
       );
       return;
     }
     const wanted = (this.#interest.get(fd) ?? 0) | (this.#recentInterest.get(fd) ?? 0);
     if ((bits & CSelect.OUT) !== 0 && (bits & CSelect.ERR) === 0 && (wanted & Poll.OUT) === 0) {
       this.violation(
-        `socketAction(${fd}, ${bits}) reports OUT for a socket libcurl watches for IN only: 'what' replaces the interest, it is not added to it (CONTRACT 4)`,
+        `socketAction(${fd}, ${bits}) reports OUT for a socket libcurl watches for IN only: 'what' replaces the interest, it is not added to it (docs/contract.md#whole-interest-set)`,
       );
     }
   }

@@ -3,8 +3,8 @@
 // script of socket(fd, what, flags), timer(ms) and closed(fd) calls, on real fds and Node's real
 // loop, and this object plays the core's part: it hands the adapter a multisock_core_api whose
 // action and flush record every call (and refuse, as the core does, an action made from inside a
-// table function). That reaches the unit rows of CONTRACT (b) the real libcurl cannot be made
-// to provoke on demand.
+// table function). That reaches the unit rows of docs/contract.md#conformance the real libcurl
+// cannot be made to provoke on demand.
 #include "scripted-core.h"
 
 #include <cmath>

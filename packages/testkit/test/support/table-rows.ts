@@ -1,11 +1,11 @@
-// The unit rows of CONTRACT (b) that real libcurl cannot be made to provoke on demand, for any
+// The unit rows of docs/contract.md#conformance that real libcurl cannot be made to provoke on demand, for any
 // native loop table (multisock/loop.h), driven by the scripted fake core (test/native/
 // scripted-core.cc): the test plays libcurl's part with socket(), timer() and closed() calls,
 // on real socketpairs and Node's real loop, and checks every api->action and api->flush the
 // adapter makes. No libcurl is involved (and none is mocked): these rows are about the table.
 //
 // A new native adapter runs them with describeTableRows('myloop', () => myLoopExternal, options)
-// in test/native-table.test.ts. Rows check what loop.h and CONTRACT promise; what only one design
+// in test/native-table.test.ts. Rows check what loop.h and docs/contract.md promise; what only one design
 // shows (one uv_poll per socket, kept across a TRACKED REMOVE) is checked when the options say the
 // adapter has that design.
 import { CSelect, type NativeLoop, Poll, SOCKET_TIMEOUT } from '@multisock/core';
@@ -23,7 +23,7 @@ export interface TableOptions {
   /** It keeps a TRACKED socket's handle, stopped, from REMOVE until closed() (loop.h allows it;
    * adapter-libuv does). Needs uvPollPerSocket to be seen. */
   keepsTrackedHandles?: boolean;
-  /** Readiness IN and OUT of one fd in one turn reaches the core as one action (CONTRACT (b) 9:
+  /** Readiness IN and OUT of one fd in one turn reaches the core as one action (docs/contract.md#conformance row 9:
    * kqueue may make two calls instead). Default true. */
   coalescesReadiness?: boolean;
 }
@@ -119,7 +119,7 @@ function expectOnly(actions: Action[], bits: number, what: string): void {
 
 /** Every row, in the order they run. */
 export const tableRows: readonly TableRow[] = [
-  row('remove-unknown', 'REMOVE for an fd never registered is a no-op ((b) 3)', async (ctx) => {
+  row('remove-unknown', 'REMOVE for an fd never registered is a no-op (row 3)', async (ctx) => {
     const { core } = ctx;
     const [a] = ctx.pair();
     check(core.socket(a, Poll.REMOVE, 0) === 0, 'REMOVE of an unknown fd did not return 0');
@@ -134,7 +134,7 @@ export const tableRows: readonly TableRow[] = [
 
   row(
     'out-then-in',
-    'OUT then IN replaces the mask: one registration, no lingering OUT ((b) 1)',
+    'OUT then IN replaces the mask: one registration, no lingering OUT (row 1)',
     async (ctx) => {
       const { core } = ctx;
       const [a, b] = ctx.pair();
@@ -155,7 +155,7 @@ export const tableRows: readonly TableRow[] = [
       await quiet();
       check(
         ctx.actionsSince(mark, a).length === 0,
-        'after IN replaced OUT, the (writable) socket was still reported: what is the whole interest set, not added to it (CONTRACT 4)',
+        'after IN replaced OUT, the (writable) socket was still reported: what is the whole interest set, not added to it (docs/contract.md#whole-interest-set)',
       );
       addon.writeBytes(b, 1);
       await until(() => ctx.actionsSince(mark, a).length > 0, 'IN reported once there was data');
@@ -163,7 +163,7 @@ export const tableRows: readonly TableRow[] = [
     },
   ),
 
-  row('in-inout-in', 'IN -> INOUT -> IN: each mask replaces the last, on one handle ((b) 2)', async (ctx) => {
+  row('in-inout-in', 'IN -> INOUT -> IN: each mask replaces the last, on one handle (row 2)', async (ctx) => {
     const { core } = ctx;
     const [a, b] = ctx.pair();
     check(core.socket(a, Poll.IN, FRESH) === 0, 'IN failed');
@@ -173,7 +173,7 @@ export const tableRows: readonly TableRow[] = [
     const sameHandle = (when: string) =>
       check(
         onePoll(ctx, a, when)?.id === first?.id,
-        `${when}: a mask change opened a second uv_poll (no second uv_poll_init, (b) 2)`,
+        `${when}: a mask change opened a second uv_poll (no second uv_poll_init, row 2)`,
       );
     sameHandle('IN -> INOUT');
     let mark = ctx.mark();
@@ -192,7 +192,7 @@ export const tableRows: readonly TableRow[] = [
 
   row(
     'remove-then-out',
-    'REMOVE then OUT on one fd in one sequence: the old state is gone before the new one exists ((b) 4)',
+    'REMOVE then OUT on one fd in one sequence: the old state is gone before the new one exists (row 4)',
     async (ctx) => {
       const { core } = ctx;
       // From the script, one call after the other.
@@ -246,7 +246,7 @@ export const tableRows: readonly TableRow[] = [
     },
   ),
 
-  row('none', 'NONE keeps the registration with no interest, and is not INOUT ((b) 8)', async (ctx) => {
+  row('none', 'NONE keeps the registration with no interest, and is not INOUT (row 8)', async (ctx) => {
     const { core } = ctx;
     const [a, b] = ctx.pair();
     check(core.socket(a, Poll.NONE, FRESH) === 0, `NONE failed: ${core.lastError()}`);
@@ -264,7 +264,7 @@ export const tableRows: readonly TableRow[] = [
     expectOnly(core.actions(a), CSelect.IN, 'NONE -> IN');
   }),
 
-  row('inout-readiness', 'readiness IN+OUT gives one action with CSelect.IN|OUT ((b) 9)', async (ctx) => {
+  row('inout-readiness', 'readiness IN+OUT gives one action with CSelect.IN|OUT (row 9)', async (ctx) => {
     const { core } = ctx;
     const [a, b] = ctx.pair();
     addon.writeBytes(b, 1);
@@ -297,7 +297,7 @@ export const tableRows: readonly TableRow[] = [
 
   row(
     'readiness-not-interest',
-    'only CSelect bits reach api->action, and only for what is ready ((b) 11)',
+    'only CSelect bits reach api->action, and only for what is ready (row 11)',
     async (ctx) => {
       const { core } = ctx;
       const [a, b] = ctx.pair();
@@ -331,7 +331,7 @@ export const tableRows: readonly TableRow[] = [
     },
   ),
 
-  row('timer-replaced', 'timer(200) then timer(50) arms one timer, at 50 ms ((b) 12)', async (ctx) => {
+  row('timer-replaced', 'timer(200) then timer(50) arms one timer, at 50 ms (row 12)', async (ctx) => {
     const { core } = ctx;
     const t0 = performance.now();
     check(core.timer(200) === 0 && core.timer(50) === 0, 'timer() failed');
@@ -346,13 +346,13 @@ export const tableRows: readonly TableRow[] = [
     check(fired === 1, `the timer fired ${fired} times: the 200 ms value was not replaced`);
   }),
 
-  row('timer-zero', 'timer(0) fires on a later turn, never inside timer() ((b) 13)', async (ctx) => {
+  row('timer-zero', 'timer(0) fires on a later turn, never inside timer() (row 13)', async (ctx) => {
     const { core } = ctx;
     check(core.timer(0) === 0, 'timer(0) failed');
     const inside = core.actions(SOCKET_TIMEOUT);
     check(
       inside.length === 0,
-      `timer(0) called api->action from inside timer()${inside[0]?.inside ? ' (refused: CURLM_RECURSIVE_API_CALL)' : ''}: 0 fires on a later turn (CONTRACT 18, 21)`,
+      `timer(0) called api->action from inside timer()${inside[0]?.inside ? ' (refused: CURLM_RECURSIVE_API_CALL)' : ''}: 0 fires on a later turn (docs/contract.md#one-timer, docs/contract.md#no-re-entry)`,
     );
     await until(() => core.actions(SOCKET_TIMEOUT).length > 0, 'timer(0) fired', 200);
     await quiet();
@@ -365,7 +365,7 @@ export const tableRows: readonly TableRow[] = [
     );
   }),
 
-  row('timer-delete', 'timer(-1) disarms ((b) 14)', async (ctx) => {
+  row('timer-delete', 'timer(-1) disarms (row 14)', async (ctx) => {
     const { core } = ctx;
     check(core.timer(30) === 0 && core.timer(-1) === 0, 'timer() failed');
     const stats = core.stats();
@@ -374,7 +374,7 @@ export const tableRows: readonly TableRow[] = [
     check(core.actions(SOCKET_TIMEOUT).length === 0, 'the timer fired after timer(-1) deleted it');
   }),
 
-  row('timer-consumed', 'a fired timer is consumed: nothing re-arms it ((b) 15)', async (ctx) => {
+  row('timer-consumed', 'a fired timer is consumed: nothing re-arms it (row 15)', async (ctx) => {
     const { core } = ctx;
     check(core.timer(10) === 0, 'timer(10) failed');
     await until(() => core.actions(SOCKET_TIMEOUT).length > 0, 'the timer fired');
@@ -385,7 +385,7 @@ export const tableRows: readonly TableRow[] = [
     check(fired === 1, `the timer fired ${fired} times for one timer(10)`);
   }),
 
-  row('timer-zero-x3', 'three timer(0) give one action ((b) 16)', async (ctx) => {
+  row('timer-zero-x3', 'three timer(0) give one action (row 16)', async (ctx) => {
     const { core } = ctx;
     for (let i = 0; i < 3; i++) check(core.timer(0) === 0, 'timer(0) failed');
     await until(() => core.actions(SOCKET_TIMEOUT).length > 0, 'timer(0) fired', 200);
@@ -464,7 +464,7 @@ export const tableRows: readonly TableRow[] = [
 
   row(
     'error-readiness',
-    'error readiness (POLLERR): ERR plus the watched directions, watched again while wanted ((b) 10)',
+    'error readiness (POLLERR): ERR plus the watched directions, watched again while wanted (row 10)',
     async (ctx) => {
       const { core } = ctx;
       const [a, b] = ctx.pair();
@@ -476,7 +476,7 @@ export const tableRows: readonly TableRow[] = [
       const first = core.actions(a)[0]!;
       check(
         (first.bits & CSelect.ERR) !== 0 && (first.bits & CSelect.IN) !== 0,
-        `the reset was reported as ${bitsName(first.bits)}, expected ERR with IN (the watched direction: 7.88.1 fails on ERR alone without reading, CONTRACT 27)`,
+        `the reset was reported as ${bitsName(first.bits)}, expected ERR with IN (the watched direction: 7.88.1 fails on ERR alone without reading, docs/contract.md#ev_bitmask-is-trusted)`,
       );
       const mark = ctx.mark();
       await until(
@@ -560,7 +560,7 @@ export async function runTableRow(
     const bad = core.records.find((r) => r.kind === 'action' && (r.bits & ~7) !== 0) as Action | undefined;
     check(
       bad === undefined,
-      `api->action(${bad?.fd}, ${bad?.bits}): bits outside CSelect (CONTRACT 1, (b) 11)`,
+      `api->action(${bad?.fd}, ${bad?.bits}): bits outside CSelect (docs/contract.md#constants; docs/contract.md#conformance row 11)`,
     );
     if (all.uvPollPerSocket) {
       for (const fd of open) expectNoPoll(ctx, fd, 'after detach');

@@ -58,7 +58,7 @@
 namespace multisock {
 namespace poller {
 
-// Readiness of one kernel event, as a backend decodes it (CONTRACT (c), readiness row).
+// Readiness of one kernel event, as a backend decodes it (docs/contract.md#mapping, readiness row).
 enum Readiness : unsigned {
   kReadable = 1,  // EPOLLIN, EVFILT_READ
   kWritable = 2,  // EPOLLOUT, EVFILT_WRITE
@@ -196,7 +196,7 @@ class Set {
     Registration* reg = Find(fd);
     if (what == CURL_POLL_REMOVE) {
       // Stop watching now: the same number may come back at once. For an fd never registered
-      // (or another multi's) this is a no-op (CONTRACT (b) row 3).
+      // (or another multi's) this is a no-op (docs/contract.md#conformance row 3).
       if (reg == nullptr || reg->owner != a) return 0;
       return Drop(reg, &a->last_error);
     }
@@ -252,7 +252,8 @@ class Set {
   int Dispatch(int timeout_ms) {
     int n = backend_.Wait(timeout_ms, max_events_, batch_);
     if (n <= 0) return n;
-    // Coalesce per fd (kqueue: READ and WRITE come as two kevents, CONTRACT (b) row 9).
+    // Coalesce per fd (kqueue: READ and WRITE come as two kevents, docs/contract.md#conformance row
+    // 9).
     ++batch_seq_;
     ready_.clear();
     for (const Event& event : batch_) {
@@ -270,7 +271,8 @@ class Set {
     for (size_t i = 0; i < ready_.size(); i++) {
       const Event event = ready_[i];
       // Looked up again: an earlier action of this batch may have REMOVEd the fd, or REMOVEd
-      // and re-announced it under a new tag (CONTRACT (b) row 5, statement 13).
+      // and re-announced it under a new tag (docs/contract.md#conformance row 5,
+      // docs/contract.md#fd-reuse).
       Registration* reg = Find(event.fd);
       if (reg == nullptr || reg->tag != event.tag) continue;
       int bits = CselectFor(event.readiness, reg->what);
