@@ -169,7 +169,12 @@ async function execute(
   };
   const run = new Run(ctx, plan, stats, measuredFrom, config.requests, endAt, outcomeSink(config, results));
   const progress = config.quiet ? null : new Progress(stats, endAt);
-  const timer = endAt === null ? null : setTimeout(() => stop.request('duration'), endAt - performance.now());
+  // libuv counts timers in whole milliseconds of a clock read at the start of the loop turn: one
+  // more millisecond keeps the stop from coming before endAt.
+  const timer =
+    endAt === null
+      ? null
+      : setTimeout(() => stop.request('duration'), Math.ceil(endAt - performance.now()) + 1);
   progress?.start();
   try {
     if (config.rate !== null) await runOpen(run, config.rate, config.concurrency, runStart);
