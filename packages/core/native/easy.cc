@@ -877,6 +877,7 @@ void EasyHandle::RecordCallbackError(Napi::Value error) {
 size_t EasyHandle::CollectBody(char* data, size_t size, size_t count, void* userp) {
   auto* self = static_cast<EasyHandle*>(userp);
   if (self->abortPending_) return 0;
+  if (self->multi != nullptr) self->multi->NoteDelivery(self->handle_);
   const size_t n = size * count;
   try {
     // The length is the server's word: the body buffer only trusts it so far.
@@ -894,6 +895,7 @@ size_t EasyHandle::CollectBody(char* data, size_t size, size_t count, void* user
 size_t EasyHandle::CollectHeader(char* data, size_t size, size_t count, void* userp) {
   auto* self = static_cast<EasyHandle*>(userp);
   if (self->abortPending_) return 0;
+  if (self->multi != nullptr) self->multi->NoteDelivery(self->handle_);
   try {
     self->headers_.insert(self->headers_.end(), data, data + size * count);
   } catch (...) {
@@ -923,11 +925,13 @@ size_t EasyHandle::CallDataFunction(Napi::FunctionReference& fn, char* data, siz
 
 size_t EasyHandle::JsWrite(char* data, size_t size, size_t count, void* userp) {
   auto* self = static_cast<EasyHandle*>(userp);
+  if (self->multi != nullptr) self->multi->NoteDelivery(self->handle_);
   return self->CallDataFunction(self->write_, data, size * count);
 }
 
 size_t EasyHandle::JsHeader(char* data, size_t size, size_t count, void* userp) {
   auto* self = static_cast<EasyHandle*>(userp);
+  if (self->multi != nullptr) self->multi->NoteDelivery(self->handle_);
   return self->CallDataFunction(self->header_, data, size * count);
 }
 

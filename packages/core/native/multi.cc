@@ -310,6 +310,35 @@ int MultiHandle::OnCloseSocket(void* userp, curl_socket_t socket) {
 
 // --- what a native loop adapter calls ------------------------------------------------------------
 
+// libcurl 7.88.0 to 8.0.1 can strand an HTTP/2 stream whose last frames it has read off the socket:
+// a transfer reading the connection leaves another stream's frames parsed-but-unhandled in the
+// connection's buffer (its DATA did not fit that transfer's receive buffer), marks that stream
+// for draining but sets no timer, and the socket, drained, signals nothing more. The stream ends
+// only when it times out or the server closes the connection (h2o after 10 s idle). The
+// Client's larger receive buffer makes it rare (client/easy-options.ts, H2_STALL_BUFFER); this
+// makes it impossible: after an action on a socket that delivered HTTP/2 response bytes, the
+// socket is run again, as readable, until a run delivers nothing. libcurl reads what it holds
+// and finds the kernel empty. Fixed in 8.1.0 (curl commit 744dcf22fa); later versions never
+// re-run. The runs are libcurl's own business: they are not traced.
+const bool MultiHandle::kStrandsHttp2Streams = [] {
+  const unsigned version = curl_version_info(CURLVERSION_NOW)->version_num;
+  return version >= 0x075800 && version < 0x080100;
+}();
+
+CURLMcode MultiHandle::RunSocket(curl_socket_t socket, int bits, int* running) {
+  http2Delivered_ = false;
+  CURLMcode code = curl_multi_socket_action(multi_, socket, bits, running);
+  // Bounded: a stream that keeps delivering has bytes in the kernel, which signal readiness.
+  for (int run = 0; run < 16 && http2Delivered_ && socket != CURL_SOCKET_TIMEOUT &&
+                    code == CURLM_OK && multi_ != nullptr;
+       ++run) {
+    http2Delivered_ = false;
+    code = curl_multi_socket_action(multi_, socket, CURL_CSELECT_IN, running);
+  }
+  http2Delivered_ = false;
+  return code;
+}
+
 int MultiHandle::ApiAction(multisock_multi* multi, curl_socket_t socket, int bits) {
   auto* self = reinterpret_cast<MultiHandle*>(multi);
   // Closed, or no native loop any more: an adapter must not act after detach.
@@ -322,7 +351,7 @@ int MultiHandle::ApiAction(multisock_multi* multi, curl_socket_t socket, int bit
   if (self->tracing_) self->Trace(kTraceAction, socket, bits, 0, 0);
   int running = 0;  // never NULL: 7.88.1 writes it unconditionally
   ++self->depth_;
-  CURLMcode code = curl_multi_socket_action(self->multi_, socket, bits & 7, &running);
+  CURLMcode code = self->RunSocket(socket, bits & 7, &running);
   --self->depth_;
   self->Collect();
   return code;
@@ -709,8 +738,7 @@ Napi::Value MultiHandle::SocketAction(const Napi::CallbackInfo& info) {
   }
   int running = 0;  // never NULL: 7.88.1 writes it unconditionally
   Enter();
-  CURLMcode code = curl_multi_socket_action(multi_, static_cast<curl_socket_t>(fd),
-                                            static_cast<int>(bits), &running);
+  CURLMcode code = RunSocket(static_cast<curl_socket_t>(fd), static_cast<int>(bits), &running);
   if (code != CURLM_OK) {
     --depth_;
     throw MultiError(env, code, "socketAction");

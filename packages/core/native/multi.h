@@ -48,6 +48,16 @@ class MultiHandle : public Napi::ObjectWrap<MultiHandle> {
   // with nothing finished, so what that callback queued (promise reactions, nextTicks) runs.
   void NoteJsRan();
 
+  // Response bytes reached `easy` during an action: on the libcurl versions that can strand an
+  // HTTP/2 stream (see RunSocket), notes whether it was one.
+  void NoteDelivery(CURL* easy) {
+    if (kStrandsHttp2Streams && !http2Delivered_) {
+      long version = 0;
+      curl_easy_getinfo(easy, CURLINFO_HTTP_VERSION, &version);
+      http2Delivered_ = version == CURL_HTTP_VERSION_2_0;
+    }
+  }
+
   // OPENSOCKETFUNCTION / CLOSESOCKETFUNCTION of every Easy added here: they tell a native
   // adapter exactly when a socket it may keep resources for dies.
   static curl_socket_t OnOpenSocket(void* userp, curlsocktype purpose, curl_sockaddr* address);
@@ -58,6 +68,10 @@ class MultiHandle : public Napi::ObjectWrap<MultiHandle> {
   Napi::Value AddHandle(const Napi::CallbackInfo& info);
   Napi::Value RemoveHandle(const Napi::CallbackInfo& info);
   Napi::Value SocketAction(const Napi::CallbackInfo& info);
+  // curl_multi_socket_action, and the re-runs a stranded HTTP/2 stream needs (multi.cc).
+  CURLMcode RunSocket(curl_socket_t socket, int bits, int* running);
+  static const bool kStrandsHttp2Streams;
+  bool http2Delivered_ = false;
   Napi::Value Assign(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
   Napi::Value GetClosed(const Napi::CallbackInfo& info);

@@ -65,7 +65,8 @@ export function optionsFor(d: ResolvedDefaults): Map<OptionName, OptionValue> {
  * Workaround: a receive buffer larger than the 32 KiB nghttp2 is given at once, so one stream's
  * DATA plus its header block (up to 32 KiB) always fit and nghttp2 is never paused for the
  * transfer reading. Streams multiplexed on one connection can still fill their buffer while
- * another transfer reads; twice as much room makes that rarer.
+ * another transfer reads; twice as much room makes that rarer, and the core runs a socket again
+ * after an action that delivered HTTP/2 bytes (native/multi.cc, RunSocket) for what is left.
  */
 const H2_STALL_BUFFER: Array<[OptionName, OptionValue]> =
   libcurl.versionNum >= 0x075800 && libcurl.versionNum < 0x080100 ? [['BUFFERSIZE', 64 * 1024]] : [];
