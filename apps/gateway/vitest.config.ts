@@ -1,10 +1,3 @@
-import { defineConfig } from 'vitest/config';
+import { packageConfig } from '../../vitest.shared';
 
-export default defineConfig({
-  test: {
-    pool: 'forks',
-    testTimeout: 30_000,
-    hookTimeout: 30_000,
-    reporters: ['default', ['json', { outputFile: 'test-results.json' }]],
-  },
-});
+export default packageConfig();

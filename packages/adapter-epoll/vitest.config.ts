@@ -1,12 +1,6 @@
-import { defineConfig } from 'vitest/config';
+import { packageConfig } from '../../vitest.shared';
 
-export default defineConfig({
-  test: {
-    pool: 'forks',
-    testTimeout: 30_000,
-    hookTimeout: 30_000,
-    // Builds adapter-core's script driver (test/script), which the scripted rows use.
-    globalSetup: ['../adapter-core/test/script/build.ts'],
-    reporters: ['default', ['json', { outputFile: 'test-results.json' }]],
-  },
+export default packageConfig({
+  // Builds adapter-core's script driver (test/script), which the scripted rows use.
+  globalSetup: ['../adapter-core/test/script/build.ts'],
 });
