@@ -5,7 +5,13 @@
 // any JavaScript per socket event or timer update. This is the thin TypeScript around it: the
 // reactor class both adapters' reactors extend, and the errno names of their typed errors.
 import { constants as osConstants } from 'node:os';
-import { CurlMultiError, Multi, type NativeLoop, type NativeLoopAttachment } from '@multisock/core';
+import {
+  CurlMultiCode,
+  CurlMultiError,
+  Multi,
+  type NativeLoop,
+  type NativeLoopAttachment,
+} from '@multisock/core';
 
 /** 'ENOSPC' for an errno number, or 'errno N' when the platform has no name for it. */
 export function errnoName(errno: number): string {
@@ -109,7 +115,8 @@ export class NativeReactor {
   attach(multi: Multi): NativeLoopAttachment {
     this.#checkOpen('attach');
     if (!(multi instanceof Multi)) throw new TypeError(`${this.#name}.attach: expected a Multi`);
-    if (multi.closed) throw CurlMultiError.fromCode(1, `${this.#name}.attach: the Multi is closed`);
+    if (multi.closed)
+      throw CurlMultiError.fromCode(CurlMultiCode.BAD_HANDLE, `${this.#name}.attach: the Multi is closed`);
     const attachment = multi.attachNativeLoop(this.#native.loop, { owner: this, makeError: this.#makeError });
     for (const known of this.#attachments) if (known.detached) this.#attachments.delete(known);
     this.#attachments.add(attachment);

@@ -17,6 +17,7 @@ import {
   splitDetail,
 } from '@multisock/adapter-core';
 import {
+  CurlMultiCode,
   CurlMultiError,
   type LoopAdapter,
   Multi,
@@ -66,7 +67,8 @@ export const epoll: EpollAdapter = {
   name: 'epoll',
   attach(multi: Multi): EpollAttachment {
     if (!(multi instanceof Multi)) throw new TypeError('epoll.attach: expected a Multi');
-    if (multi.closed) throw CurlMultiError.fromCode(1, 'epoll.attach: the Multi is closed');
+    if (multi.closed)
+      throw CurlMultiError.fromCode(CurlMultiCode.BAD_HANDLE, 'epoll.attach: the Multi is closed');
     return multi.attachNativeLoop(load().loop, { makeError });
   },
 };

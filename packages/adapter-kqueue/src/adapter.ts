@@ -9,6 +9,7 @@ import {
   splitDetail,
 } from '@multisock/adapter-core';
 import {
+  CurlMultiCode,
   CurlMultiError,
   type LoopAdapter,
   Multi,
@@ -75,7 +76,8 @@ export function makeKqueueAdapter(load: () => KqueueAddon): KqueueAdapter {
     attach(multi: Multi): KqueueAttachment {
       const { loop } = load();
       if (!(multi instanceof Multi)) throw new TypeError('kqueue.attach: expected a Multi');
-      if (multi.closed) throw CurlMultiError.fromCode(1, 'kqueue.attach: the Multi is closed');
+      if (multi.closed)
+        throw CurlMultiError.fromCode(CurlMultiCode.BAD_HANDLE, 'kqueue.attach: the Multi is closed');
       return multi.attachNativeLoop(loop, { makeError });
     },
   };

@@ -5,6 +5,7 @@
 // update, and finished transfers reach JavaScript once per loop turn.
 import { createRequire } from 'node:module';
 import {
+  CurlMultiCode,
   CurlMultiError,
   type LoopAdapter,
   Multi,
@@ -43,7 +44,8 @@ export const libuv: LibuvAdapter = {
   name: 'libuv',
   attach(multi: Multi): LibuvAttachment {
     if (!(multi instanceof Multi)) throw new TypeError('libuv.attach: expected a Multi');
-    if (multi.closed) throw CurlMultiError.fromCode(1, 'libuv.attach: the Multi is closed');
+    if (multi.closed)
+      throw CurlMultiError.fromCode(CurlMultiCode.BAD_HANDLE, 'libuv.attach: the Multi is closed');
     return multi.attachNativeLoop(native.loop, { makeError });
   },
 };

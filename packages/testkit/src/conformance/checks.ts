@@ -1,7 +1,16 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
-import { CSelect, CurlError, CurlMultiError, type Easy, Pause, Poll, WRITEFUNC_PAUSE } from '@multisock/core';
+import {
+  CSelect,
+  CurlCode,
+  CurlError,
+  CurlMultiError,
+  type Easy,
+  Pause,
+  Poll,
+  WRITEFUNC_PAUSE,
+} from '@multisock/core';
 import { openFdCount } from '../fds.js';
 import { DRIP_BYTES, type FaultKind, RESET_BODY, startFaultServer } from '../servers/fault.js';
 import { patternBytes } from '../servers/pattern.js';
@@ -291,7 +300,7 @@ export const conformanceChecks: readonly ConformanceCheck[] = [
       easy.setopt('CAINFO', ctx.env.otherCerts.caCertPath);
       const error = await expectCurlError(s.multi.perform(easy), 3000, 'TLS with an unknown CA');
       assert(
-        error.code === 60,
+        error.code === CurlCode.PEER_FAILED_VERIFICATION,
         `TLS with an unknown CA: CurlError ${error.code} (${error.codeName}), expected 60`,
       );
       s.expectNoRegistrations('after the refused TLS handshake');
@@ -492,7 +501,10 @@ export const conformanceChecks: readonly ConformanceCheck[] = [
       const t0 = performance.now();
       const error = await expectCurlError(s.multi.perform(easy), 3000, 'TIMEOUT_MS 250');
       const ms = performance.now() - t0;
-      assert(error.code === 28, `TIMEOUT_MS: CurlError ${error.code} (${error.codeName}), expected 28`);
+      assert(
+        error.code === CurlCode.OPERATION_TIMEDOUT,
+        `TIMEOUT_MS: CurlError ${error.code} (${error.codeName}), expected 28`,
+      );
       assert(ms >= 225 && ms < 1000, `TIMEOUT_MS 250 fired after ${ms.toFixed(0)} ms`);
       s.expectNoRegistrations('after the timeout');
     } finally {
@@ -514,7 +526,7 @@ export const conformanceChecks: readonly ConformanceCheck[] = [
         const error = await expectCurlError(s.multi.perform(easy), 3000, 'CONNECTTIMEOUT_MS 250');
         const ms = performance.now() - t0;
         assert(
-          error.code === 28,
+          error.code === CurlCode.OPERATION_TIMEDOUT,
           `CONNECTTIMEOUT_MS: CurlError ${error.code} (${error.codeName}), expected 28`,
         );
         assert(ms >= 225 && ms < 1000, `CONNECTTIMEOUT_MS 250 fired after ${ms.toFixed(0)} ms`);
@@ -614,7 +626,7 @@ export const conformanceChecks: readonly ConformanceCheck[] = [
       const t0 = performance.now();
       const error = await expectCurlError(s.multi.perform(easy), 2000, 'connect to a closed port');
       assert(
-        error.code === 7,
+        error.code === CurlCode.COULDNT_CONNECT,
         `connect to a closed port: CurlError ${error.code} (${error.codeName}), expected 7`,
       );
       assert(performance.now() - t0 < 1000, 'a refused connect took more than 1 s to fail');
@@ -640,7 +652,7 @@ export const conformanceChecks: readonly ConformanceCheck[] = [
         'connect to localhost on a closed port',
       );
       assert(
-        error.code === 7,
+        error.code === CurlCode.COULDNT_CONNECT,
         `localhost on a closed port: CurlError ${error.code} (${error.codeName}), expected 7`,
       );
       s.expectNoRegistrations('after both families were refused');
@@ -684,7 +696,7 @@ export const conformanceChecks: readonly ConformanceCheck[] = [
         'the transfer whose socket callback threw',
       );
       assert(
-        error.code === 42,
+        error.code === CurlCode.ABORTED_BY_CALLBACK,
         `a throwing socket callback: CurlError ${error.code}, expected 42 (ABORTED_BY_CALLBACK)`,
       );
       s.expectNoRegistrations('after the aborted transfer');
