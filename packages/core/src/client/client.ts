@@ -1,4 +1,4 @@
-import { CurlCode } from '../constants.js';
+import { CurlCode, CurlMultiCode } from '../constants.js';
 import type { LoopAttachment } from '../contract.js';
 import type { Easy } from '../easy.js';
 import { CurlError, CurlMultiError } from '../errors.js';
@@ -14,7 +14,7 @@ import {
   type ExchangeHooks,
   type ExchangeOptions,
 } from './exchange.js';
-import { parseLastHeaderBlock, type ResponseHeaders } from './headers.js';
+import { isStatusLine, parseLastHeaderBlock, type ResponseHeaders } from './headers.js';
 import {
   type ClientOptions,
   checkInteger,
@@ -343,7 +343,8 @@ export class Client {
     body: ResponseBody | null,
     exchange = false,
   ): Transfer {
-    if (this.#closing) throw CurlMultiError.fromCode(1, `${where}: the Client is closed`);
+    if (this.#closing)
+      throw CurlMultiError.fromCode(CurlMultiCode.BAD_HANDLE, `${where}: the Client is closed`);
     const href = requestUrl(where, url);
     if (typeof options !== 'object' || options === null)
       throw new TypeError(`${where}: options must be an object`);
@@ -637,10 +638,4 @@ function hasDefaults(options: RequestOptions): boolean {
 
 function checkLimit(name: string, value: number | undefined): number | undefined {
   return value === undefined ? undefined : checkInteger('Client', name, value, 0);
-}
-
-const HTTP_SLASH = 0x48545450; // 'HTTP'
-
-function isStatusLine(line: Buffer): boolean {
-  return line.length >= 5 && line.readUInt32BE(0) === HTTP_SLASH && line[4] === 0x2f;
 }

@@ -1,6 +1,7 @@
 import { CurlCode, Pause, WRITEFUNC_PAUSE } from '../constants.js';
 import type { Easy } from '../easy.js';
 import { CurlError } from '../errors.js';
+import { isStatusLine } from './headers.js';
 import { checkInteger, describe, type RequestOptions } from './options.js';
 import { Pauser } from './pauser.js';
 import type { Transfer } from './transfer.js';
@@ -91,7 +92,6 @@ const LF = 10;
 const SP = 32;
 const HTAB = 9;
 const COLON = 58;
-const HTTP_SLASH = 0x48545450; // 'HTTP'
 
 /**
  * Heads that neither a body byte nor the end has brought yet (a stream that has not begun, a
@@ -482,8 +482,7 @@ function parseHead(raw: Buffer): { head: ExchangeHead; end: number; size: number
     const fields: Buffer[] = [];
     const end = parseFields(raw, lineEnd + 1, fields);
     if (end < 0) return null;
-    const status =
-      statusLine.length >= 5 && statusLine.readUInt32BE(0) === HTTP_SLASH ? statusOf(statusLine) : 0;
+    const status = isStatusLine(statusLine) ? statusOf(statusLine) : 0;
     if (status >= 200 || status === 0)
       return { head: headOf(status, statusLine, fields), end, size: end - pos };
     pos = end; // a 1xx response: the next block follows

@@ -79,6 +79,12 @@ export function parseLastHeaderBlock(raw: Buffer): ResponseHeaders {
 }
 
 const HTTP_SLASH = Buffer.from('HTTP/');
+const HTTP = HTTP_SLASH.readUInt32BE(0);
+
+/** The line starts with 'HTTP/': a status line, not a field. */
+export function isStatusLine(line: Buffer): boolean {
+  return line.length >= 5 && line.readUInt32BE(0) === HTTP && line[4] === HTTP_SLASH[4];
+}
 
 /** Offset of the last status line ('HTTP/' at the start of a line that follows an empty line,
  * or at offset 0). */
