@@ -23,7 +23,7 @@ namespace {
 using kevent_args::kFields;
 namespace field = kevent_args;
 
-constexpr int32_t kAllowedFlags = EV_ADD | EV_DELETE | EV_ENABLE | EV_DISABLE | EV_RECEIPT;
+constexpr int32_t kAllowedFlags = EV_ADD | EV_DELETE | EV_RECEIPT;
 
 std::mutex owned_lock;
 std::unordered_set<int> owned;  // kqueues made through emulation.kqueue(), not yet closed
@@ -161,8 +161,6 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   set("EVFILT_WRITE", EVFILT_WRITE);
   set("EV_ADD", EV_ADD);
   set("EV_DELETE", EV_DELETE);
-  set("EV_ENABLE", EV_ENABLE);
-  set("EV_DISABLE", EV_DISABLE);
   set("EV_RECEIPT", EV_RECEIPT);
   set("EV_CLEAR", EV_CLEAR);
   set("EV_EOF", EV_EOF);

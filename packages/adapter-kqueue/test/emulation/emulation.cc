@@ -6,9 +6,9 @@
 // - kqueue() makes a new queue: an epoll fd (so it can itself be watched by a uv_poll, as a
 //   real kqueue fd can) plus a table of knotes keyed by (ident, filter): "there may only be one
 //   unique kevent per kqueue"; re-adding modifies (udata) and never duplicates.
-// - EVFILT_READ / EVFILT_WRITE on descriptors, with EV_ADD, EV_DELETE, EV_ENABLE, EV_DISABLE,
-//   EV_RECEIPT. A change on a closed descriptor answers EBADF; EV_DELETE/EV_ENABLE/EV_DISABLE
-//   of a knote that does not exist answers ENOENT; any other filter answers EINVAL.
+// - EVFILT_READ / EVFILT_WRITE on descriptors, with EV_ADD, EV_DELETE and EV_RECEIPT (the flags
+//   the adapter uses). A change on a closed descriptor answers EBADF; EV_DELETE of a knote that
+//   does not exist answers ENOENT; any other filter answers EINVAL.
 // - Errors and receipts go to the event list as EV_ERROR entries (flags exactly EV_ERROR, data
 //   the errno, 0 for success; ident, filter, fflags and udata as given) while there is room;
 //   with no room an error fails the whole call (-errno) and a receipt stops processing, and
@@ -54,7 +54,7 @@
 
 namespace {
 
-constexpr int kActionFlags = EV_ADD | EV_DELETE | EV_ENABLE | EV_DISABLE;
+constexpr int kActionFlags = EV_ADD | EV_DELETE;
 constexpr int kRefused = EV_CLEAR | EV_ONESHOT | EV_DISPATCH;
 
 struct Knote {
@@ -62,7 +62,6 @@ struct Knote {
   void* udata;
   unsigned sfflags;
   int64_t sdata;
-  bool enabled;
 };
 
 // The knotes of one descriptor number.
@@ -73,10 +72,6 @@ struct Descriptor {
   std::optional<Knote> write;
   uint32_t epoll_events = 0;  // as registered with epoll; 0 = not registered yet
 };
-
-// Parked: registered, no event wanted. Edge-triggered, so the EPOLLERR/EPOLLHUP that epoll
-// reports regardless wake it at most once per change.
-constexpr uint32_t kParked = EPOLLET;
 
 struct Queue {
   int epfd;
@@ -122,7 +117,7 @@ int64_t NowMs() {
   return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
 }
 
-// Brings epoll's interest for `fd` in line with its enabled knotes. Returns 0 or an errno.
+// Brings epoll's interest for `fd` in line with its knotes. Returns 0 or an errno.
 int Sync(Queue& q, int fd, Descriptor& d) {
   if (!d.read && !d.write) {
     if (d.epoll_events != 0) epoll_ctl(q.epfd, EPOLL_CTL_DEL, fd, nullptr);
@@ -130,9 +125,8 @@ int Sync(Queue& q, int fd, Descriptor& d) {
     return 0;
   }
   uint32_t want = 0;
-  if (d.read && d.read->enabled) want |= EPOLLIN | EPOLLRDHUP;
-  if (d.write && d.write->enabled) want |= EPOLLOUT;
-  if (want == 0) want = kParked;
+  if (d.read) want |= EPOLLIN | EPOLLRDHUP;
+  if (d.write) want |= EPOLLOUT;
   if (want == d.epoll_events) return 0;
   epoll_event ev = EpollEvent(fd, d, want);
   if (epoll_ctl(q.epfd, d.epoll_events == 0 ? EPOLL_CTL_ADD : EPOLL_CTL_MOD, fd, &ev) < 0) {
@@ -176,9 +170,7 @@ int Register(Queue& q, const struct kevent& change, int flags) {
   }
   if ((flags & EV_ADD) != 0) {
     if (!existed) {
-      // "Adding an event automatically enables it, unless overridden by the EV_DISABLE flag."
-      *slot = Knote{flags & ~kActionFlags, change.udata, change.fflags, change.data,
-                    (flags & EV_DISABLE) == 0};
+      *slot = Knote{flags & ~kActionFlags, change.udata, change.fflags, change.data};
     } else {
       // "Re-adding an existing event will modify the parameters of the original event."
       (*slot)->udata = change.udata;
@@ -186,13 +178,7 @@ int Register(Queue& q, const struct kevent& change, int flags) {
       (*slot)->sdata = change.data;
     }
   }
-  if ((flags & EV_DELETE) != 0) {
-    slot->reset();
-  } else if ((flags & EV_DISABLE) != 0) {
-    (*slot)->enabled = false;
-  } else if ((flags & EV_ENABLE) != 0) {
-    (*slot)->enabled = true;
-  }
+  if ((flags & EV_DELETE) != 0) slot->reset();
 
   int error = Sync(q, fd, *d);
   if (error != 0) {
@@ -264,12 +250,11 @@ int Scan(Queue& q, struct kevent* out, int nevents, int64_t timeout_ms) {
         continue;
       }
       uint32_t e = ev.events;
-      if (d.read && d.read->enabled && (e & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))) {
+      if (d.read && (e & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))) {
         int flags = d.read->kept_flags | ((e & (EPOLLRDHUP | EPOLLHUP)) ? EV_EOF : 0);
         Put(&out[count++], fd, EVFILT_READ, flags, Readable(fd), d.read->udata);
       }
-      if (count < nevents && d.write && d.write->enabled &&
-          (e & (EPOLLOUT | EPOLLHUP | EPOLLERR))) {
+      if (count < nevents && d.write && (e & (EPOLLOUT | EPOLLHUP | EPOLLERR))) {
         bool eof = (e & EPOLLHUP) || ((e & EPOLLERR) && S_ISFIFO(d.mode));
         int flags = d.write->kept_flags | (eof ? EV_EOF : 0);
         Put(&out[count++], fd, EVFILT_WRITE, flags, Writable(fd, d.mode), d.write->udata);

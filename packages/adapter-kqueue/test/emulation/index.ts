@@ -28,8 +28,6 @@ export interface KeventConstants {
   readonly EVFILT_WRITE: number;
   readonly EV_ADD: number;
   readonly EV_DELETE: number;
-  readonly EV_ENABLE: number;
-  readonly EV_DISABLE: number;
   readonly EV_RECEIPT: number;
   readonly EV_CLEAR: number;
   readonly EV_EOF: number;

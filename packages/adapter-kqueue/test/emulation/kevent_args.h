@@ -71,10 +71,11 @@ inline void CheckChange(Napi::Env env, const int32_t* record, size_t i, int32_t 
                                          std::to_string(record[kIdent]));
   }
   if ((record[kFlags] & ~allowed_flags) != 0) {
-    throw Napi::RangeError::New(
-        env, "changes[" + std::to_string(i) + "].flags has bits outside EV_ADD|EV_DELETE|" +
-                 "EV_ENABLE|EV_DISABLE|EV_RECEIPT (EV_CLEAR/EV_ONESHOT/EV_DISPATCH are refused: " +
-                 "level-triggered only): " + std::to_string(record[kFlags]));
+    throw Napi::RangeError::New(env,
+                                "changes[" + std::to_string(i) +
+                                    "].flags has bits outside EV_ADD|EV_DELETE|EV_RECEIPT "
+                                    "(EV_CLEAR/EV_ONESHOT/EV_DISPATCH are refused: " +
+                                    "level-triggered only): " + std::to_string(record[kFlags]));
   }
 }
 
