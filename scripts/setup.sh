@@ -16,6 +16,7 @@ command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
 command -v make >/dev/null 2>&1 || need_apt+=(make)
 command -v g++ >/dev/null 2>&1 || need_apt+=(g++)
 command -v wrk >/dev/null 2>&1 || need_apt+=(wrk)  # the server's ceiling in apps/bench
+command -v valgrind >/dev/null 2>&1 || need_apt+=(valgrind)  # adapter-epoll's memcheck test
 command -v curl >/dev/null 2>&1 || need_apt+=(curl)  # the interop suite compares with it; the bench runs curl --parallel
 command -v tinyproxy >/dev/null 2>&1 || need_apt+=(tinyproxy)    # CONNECT proxy for @multisock/undici's tests
 command -v microsocks >/dev/null 2>&1 || need_apt+=(microsocks)  # SOCKS5 proxy for the same tests
