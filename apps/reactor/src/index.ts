@@ -99,6 +99,9 @@ export class ReactorClient {
   async close(): Promise<void> {
     if (!this.#closed) {
       this.#closed = true;
+      // The worker is unref'd while idle: ref it until it has exited, or the process could end
+      // (with close() unsettled) before the thread is done.
+      this.#worker.ref();
       this.#send({ type: 'close' });
     }
     await this.#exited;
