@@ -17,8 +17,9 @@ const entries = [
   'packages/adapter-epoll',
   'packages/adapter-kqueue',
   'packages/undici',
+  'packages/testkit',
+  'apps/gateway',
   'apps/reactor',
-  // Not yet held to it: packages/testkit and apps/gateway.
 ].map((dir) => join(root, dir, 'dist', 'index.d.ts'));
 
 /** `Name` or `Class.member` for each exported name or class member of `entry` with no doc comment. */
