@@ -10,6 +10,7 @@ import { type GatewayClientKind, multisockFetcher, type UpstreamFetcher, undiciF
 export type { GatewayClientKind, UpstreamAnswer, UpstreamFetcher } from './upstream.js';
 export { multisockFetcher, undiciFetcher } from './upstream.js';
 
+/** One upstream: a name and a base URL. */
 export interface Upstream {
   /** The key of its answer in the merged object, and the name a 502 gives. */
   name: string;
@@ -17,6 +18,7 @@ export interface Upstream {
   url: string;
 }
 
+/** What `startGateway(options)` takes. */
 export interface GatewayOptions {
   /** At least one; names must be unique. A record maps name -> base URL. */
   upstreams: readonly Upstream[] | Readonly<Record<string, string>>;
@@ -30,6 +32,7 @@ export interface GatewayOptions {
   timeoutMs?: number;
 }
 
+/** A running gateway, as `startGateway` resolves it. */
 export interface Gateway {
   readonly port: number;
   readonly url: string;
@@ -119,6 +122,9 @@ class Stop extends Error {
   }
 }
 
+/** Starts a uWebSockets.js server that answers each GET with the JSON of every upstream's answer
+ * to the same path and query, merged by upstream name; a 502 when one fails, answers a non-2xx
+ * status or something that is not JSON, or does not answer in time. */
 export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const config = checkOptions(options);
   const fetcher: UpstreamFetcher = config.client === 'undici' ? undiciFetcher() : multisockFetcher();

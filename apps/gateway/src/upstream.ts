@@ -4,13 +4,16 @@ import { libuv } from '@multisock/adapter-libuv';
 import { Client } from '@multisock/core';
 import { Agent } from 'undici';
 
+/** The HTTP client that reaches the upstreams: the multisock Client, or undici for comparison. */
 export type GatewayClientKind = 'multisock' | 'undici';
 
+/** One upstream's answer: its status and whole body. */
 export interface UpstreamAnswer {
   status: number;
   body: Buffer;
 }
 
+/** How the gateway reaches its upstreams, whichever client does it. */
 export interface UpstreamFetcher {
   readonly kind: GatewayClientKind;
   /** GET `url`; rejects when the transfer fails or `signal` aborts it. */
@@ -18,6 +21,7 @@ export interface UpstreamFetcher {
   close(): Promise<void>;
 }
 
+/** The multisock Client on adapter-libuv: HTTP/1.1 keep-alive, no redirects. */
 export function multisockFetcher(): UpstreamFetcher {
   // HTTP/1.1 keep-alive to each upstream, no redirects: a gateway forwards what it is given.
   const client = new Client({ loop: libuv, httpVersion: '1.1', followRedirects: false });
@@ -31,6 +35,7 @@ export function multisockFetcher(): UpstreamFetcher {
   };
 }
 
+/** undici's Agent (keep-alive 10 s), for comparison. */
 export function undiciFetcher(): UpstreamFetcher {
   const agent = new Agent({ keepAliveTimeout: 10_000 });
   return {

@@ -3,6 +3,7 @@
 import { Worker } from 'node:worker_threads';
 import type { Command, Reply, WorkerOptions } from './protocol.js';
 
+/** What `new ReactorClient(options)` takes. */
 export interface ReactorClientOptions {
   /** Longest epoll_wait while transfers run (ms, 1-1000; default 5): new URLs wait at most this. */
   sliceMs?: number;
@@ -10,6 +11,7 @@ export interface ReactorClientOptions {
   maxConnects?: number;
 }
 
+/** One fetch's options. */
 export interface FetchOptions {
   /** Whole-transfer timeout in ms (CURLOPT_TIMEOUT_MS); 0 (default) means none. */
   timeoutMs?: number;
@@ -29,7 +31,9 @@ export interface FetchResult {
 export class ReactorFetchError extends Error {
   override name = 'ReactorFetchError';
   constructor(
+    /** The URL of the failed transfer. */
     readonly url: string,
+    /** The CURLcode, or -1 when the worker itself failed or exited. */
     readonly code: number,
     message: string,
   ) {
@@ -51,6 +55,8 @@ function checkInteger(value: unknown, name: string, min: number, max: number): n
   return value;
 }
 
+/** A client for a reactor thread: a worker running the core on an EpollReactor, fed URLs by
+ * message. The thread keeps the process alive only while fetches are pending or close() runs. */
 export class ReactorClient {
   readonly #worker: Worker;
   readonly #pending = new Map<number, Pending>();
@@ -99,6 +105,9 @@ export class ReactorClient {
   async close(): Promise<void> {
     if (!this.#closed) {
       this.#closed = true;
+      // The worker is unref'd while idle: ref it until it has exited, or the process could end
+      // (with close() unsettled) before the thread is done.
+      this.#worker.ref();
       this.#send({ type: 'close' });
     }
     await this.#exited;

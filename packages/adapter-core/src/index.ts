@@ -54,8 +54,11 @@ export function splitDetail(detail: string, fallback: string): { syscall: string
 /** A failed syscall of a poller adapter: `code` is the errno name ('ENOSPC'), `errno` its
  * number, `syscall` the call ('epoll_ctl(ADD)'). */
 export class PollerError extends Error {
+  /** The errno's name: 'EPERM'. */
   readonly code: string;
+  /** The errno, positive. */
   readonly errno: number;
+  /** The call that failed: 'epoll_ctl(ADD)'. */
   readonly syscall: string;
 
   constructor(syscall: string, errno: number, detail: string) {
@@ -107,6 +110,7 @@ export class NativeReactor {
     this.#makeError = makeError;
   }
 
+  /** True once close() ran. */
   get closed(): boolean {
     return this.#closed;
   }

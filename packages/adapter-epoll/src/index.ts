@@ -36,6 +36,7 @@ export class EpollError extends PollerError {
 /** What an attachment exposes besides detach(): registrations, timerArmed, detached, multi. */
 export type EpollAttachment = NativeLoopAttachment;
 
+/** The `epoll` adapter: one epoll set per attached multi, nested in Node's loop. */
 export interface EpollAdapter extends LoopAdapter {
   readonly name: 'epoll';
   attach(multi: Multi): EpollAttachment;
@@ -73,6 +74,7 @@ export const epoll: EpollAdapter = {
   },
 };
 
+/** What `new EpollReactor(options)` takes. */
 export interface EpollReactorOptions {
   /** Events taken per epoll_wait (default 256). */
   maxEvents?: number;

@@ -33,11 +33,13 @@ export class KqueueUnavailableError extends Error {
 /** What an attachment exposes besides detach(): registrations, timerArmed, detached, multi. */
 export type KqueueAttachment = NativeLoopAttachment;
 
+/** The `kqueue` adapter: one kqueue per attached multi, nested in Node's loop. */
 export interface KqueueAdapter extends LoopAdapter {
   readonly name: 'kqueue';
   attach(multi: Multi): KqueueAttachment;
 }
 
+/** What `new KqueueReactor(options)` takes. */
 export interface KqueueReactorOptions {
   /** Events taken per kevent() (default 256). */
   maxEvents?: number;

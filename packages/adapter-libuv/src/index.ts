@@ -18,6 +18,7 @@ export type { LoopAdapter, LoopAttachment, NativeLoopAttachment } from '@multiso
 /** What `libuv.attach` returns: detach() plus a read-only view for tests and diagnostics. */
 export type LibuvAttachment = NativeLoopAttachment;
 
+/** The `libuv` adapter: one uv_poll per socket on Node's own loop. */
 export interface LibuvAdapter extends LoopAdapter {
   readonly name: 'libuv';
   attach(multi: Multi): LibuvAttachment;
@@ -26,6 +27,7 @@ export interface LibuvAdapter extends LoopAdapter {
 /** A libuv call the adapter made failed: `code` is libuv's name ('EEXIST'), `errno` positive. */
 export class UvLoopError extends Error {
   override name = 'UvLoopError';
+  /** The errno, positive. */
   readonly errno: number;
 
   constructor(errno: number, detail: string) {

@@ -20,7 +20,8 @@ import { generateTypes } from './gen-types.mjs';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const build = join(root, 'build');
 const recordFile = join(build, 'libcurl.json');
-const gyp = join(root, '..', '..', 'scripts', 'gyp.mjs');
+// node-gyp against the running Node's headers: @multisock/gyp, a dependency of this package.
+const gyp = createRequire(import.meta.url).resolve('@multisock/gyp');
 
 /** The addon loads another libcurl than the one whose headers it was compiled against. */
 class LibcurlMismatchError extends Error {

@@ -15,7 +15,9 @@ export const Pause = { CONT: 0, RECV: 1, SEND: 4, ALL: 5 } as const;
 
 /** Return values libcurl gives meaning to in JS callbacks. */
 export const WRITEFUNC_PAUSE: number = addon.constants.WRITEFUNC_PAUSE;
+/** CURL_READFUNC_PAUSE: a READFUNCTION's return value that pauses the upload. */
 export const READFUNC_PAUSE: number = addon.constants.READFUNC_PAUSE;
+/** CURL_READFUNC_ABORT: a READFUNCTION's return value that fails the transfer (CURLE_ABORTED_BY_CALLBACK). */
 export const READFUNC_ABORT: number = addon.constants.READFUNC_ABORT;
 
 /** CURLE_* codes users test for most often. Every code's name is on CurlError.codeName. */

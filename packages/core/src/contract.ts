@@ -27,6 +27,7 @@ export interface LoopAdapter {
   attach(multi: Multi): LoopAttachment;
 }
 
+/** One multi attached to a loop adapter, as `LoopAdapter.attach` returns it. */
 export interface LoopAttachment {
   /** Removes every registration and the timer, and unsets the multi's callbacks. */
   detach(): void;

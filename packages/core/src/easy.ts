@@ -4,11 +4,6 @@ import type { Multi } from './multi.js';
 import { addon } from './native.js';
 import { fromScratch } from './scratch.js';
 
-/**
- * One transfer (a libcurl easy handle). Options and infos are libcurl's names without the
- * CURLOPT_/CURLINFO_ prefix. Without WRITEFUNCTION/HEADERFUNCTION the body and headers are
- * collected natively: takeBody() and takeHeaders() hand them over once.
- */
 /** The native methods, typed from libcurl's option table. */
 interface NativeEasy {
   /** curl_easy_setopt by name, the value checked against the option's type. */
@@ -27,7 +22,9 @@ interface NativeEasy {
   reset(): void;
   /** curl_easy_cleanup; an Easy still added is removed from its Multi first. Idempotent. */
   close(): void;
+  /** @internal The native side of `closed`. */
   isClosed(): boolean;
+  /** @internal The native side of `multi`. */
   currentMulti(): Multi | null;
   /** The body (0) or the header bytes (1) collected natively: their length when copied to the
    * scratch memory, else a Buffer. */
@@ -45,6 +42,11 @@ interface NativeEasy {
   errorText(): string;
 }
 
+/**
+ * One transfer (a libcurl easy handle). Options and infos are libcurl's names without the
+ * CURLOPT_/CURLINFO_ prefix. Without WRITEFUNCTION/HEADERFUNCTION the body and headers are
+ * collected natively: takeBody() and takeHeaders() hand them over once.
+ */
 export class Easy extends (addon.Easy as unknown as new (...args: unknown[]) => NativeEasy) {
   /** True once close() ran. */
   get closed(): boolean {

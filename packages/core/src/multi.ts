@@ -23,12 +23,19 @@ interface NativeMulti {
   socketAction(socket: number, evBitmask: number): number;
   assign(socket: number, socketp: unknown): void;
   close(): void;
+  /** @internal The native side of `closed`. */
   isClosed(): boolean;
+  /** @internal The native side of `inCallback`. */
   isInCallback(): boolean;
+  /** @internal The native side of `attachNativeLoop`. */
   attachLoop(loop: NativeLoop, owner: object | undefined, makeError: NativeLoopOptions['makeError']): void;
+  /** @internal The native side of a NativeLoopAttachment's `detach`. */
   detachLoop(): void;
+  /** @internal The native side of a NativeLoopAttachment's `registrations` and `timerArmed`. */
   loopStats(): [name: string, registrations: number, timerArmed: boolean] | null;
+  /** @internal The native side of `traceNativeLoop`. */
   setTrace(on: boolean): void;
+  /** @internal The native side of `takeNativeTrace`. */
   takeTrace(): Int32Array;
   failNextNativeSocket(detail: string): void;
 }

@@ -9,6 +9,7 @@ declare const nativeLoopBrand: unique symbol;
  */
 export type NativeLoop = object & { readonly [nativeLoopBrand]: true };
 
+/** What `multi.attachNativeLoop(loop, options)` takes besides the loop. */
 export interface NativeLoopOptions {
   /** Kept alive while attached (the object the loop belongs to, e.g. a reactor). */
   owner?: object;

@@ -2,16 +2,7 @@
 // system's). Its headers, tables, linked library and generated types must all be that one, also
 // after a build for another libcurl in the same tree.
 import { execFileSync, spawnSync } from 'node:child_process';
-import {
-  cpSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  symlinkSync,
-} from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -54,8 +45,6 @@ describe('the libcurl of a build', () => {
     /** A copy of the package's sources and scripts, never built. */
     function copyPackage() {
       const dir = join(tree, 'packages', 'core');
-      mkdirSync(join(tree, 'scripts'), { recursive: true });
-      cpSync(join(repo, 'scripts', 'gyp.mjs'), join(tree, 'scripts', 'gyp.mjs'));
       cpSync(join(repo, 'tsconfig.base.json'), join(tree, 'tsconfig.base.json'));
       symlinkSync(join(repo, 'node_modules'), join(tree, 'node_modules'));
       for (const entry of ['binding.gyp', 'package.json', 'tsconfig.json', 'scripts', 'native', 'src']) {

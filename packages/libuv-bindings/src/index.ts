@@ -35,6 +35,7 @@ export interface Poll {
   unref(): void;
 }
 
+/** The `Poll` class: one uv_poll_t watching an fd on Node's loop. */
 export interface PollConstructor {
   /**
    * `uv_poll_init` on Node's loop. `onEvent(status, events)` is called with `status` 0 and the
@@ -72,6 +73,7 @@ export interface Timer {
   unref(): void;
 }
 
+/** The `Timer` class: one non-repeating uv_timer_t on Node's loop. */
 export interface TimerConstructor {
   /** `uv_timer_init` on Node's loop; `onTimeout` is called like {@link PollConstructor}'s callback. */
   new (onTimeout: () => void): Timer;
@@ -91,8 +93,11 @@ const binding = createRequire(import.meta.url)('../build/Release/libuv_bindings.
 
 /** A libuv error: `code` is libuv's error name ('EEXIST'), `errno` its negative number. */
 export class UvError extends Error {
+  /** libuv's name for the error: 'EEXIST'. */
   readonly code: string;
+  /** The negative errno libuv returned: -17. */
   readonly errno: number;
+  /** The libuv call that failed: 'uv_poll_init'. */
   readonly syscall: string;
 
   constructor(errno: number, syscall: string) {

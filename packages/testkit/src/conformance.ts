@@ -15,6 +15,7 @@ export {
 } from './conformance/harness.js';
 export { type ObservedEvent, Observer } from './conformance/observer.js';
 
+/** What describeAdapterConformance takes besides the name and the factory. */
 export interface ConformanceOptions {
   /** Check ids to leave out (see conformanceCheckIds), each with the reason, shown as a skipped test. */
   skip?: Record<string, string>;

@@ -8,6 +8,7 @@ export interface Reactor {
   close(): void;
 }
 
+/** What driveReactor takes. */
 export interface ReactorDriverOptions {
   /** How long one runOnce may block Node's loop while transfers are active (default 1 ms). */
   sliceMs?: number;

@@ -50,12 +50,15 @@ export function cselectFor(status: number, events: number, watched: number): num
 /** One socket libcurl announced: its Poll and what libcurl wants of it. It is also the socketp
  * the adapter assigns to the fd. */
 export class WatchedSocket {
+  /** The uv_poll watching the fd. */
   readonly poll: UvPoll;
+  /** What libcurl last asked for it (Poll bits). */
   what = Poll.NONE as number;
   /** False once REMOVEd (or replaced): a late event for it is dropped. */
   live = true;
 
   constructor(
+    /** The socket's fd. */
     readonly fd: number,
     onReady: (socket: WatchedSocket, status: number, events: number) => void,
   ) {
@@ -86,7 +89,10 @@ export class ReferenceAttachment implements LoopAttachment {
   #unsubscribe: () => void = () => {};
   #detached = false;
 
-  constructor(protected readonly multi: Multi) {
+  constructor(
+    /** The multi this attachment drives. */
+    protected readonly multi: Multi,
+  ) {
     if (attached.has(multi)) {
       this.#timer.close();
       throw new Error('this Multi is already attached to the reference adapter; detach() it first');
@@ -123,6 +129,7 @@ export class ReferenceAttachment implements LoopAttachment {
     return !this.#timer.closed && this.#timer.active;
   }
 
+  /** True once detach() ran or the multi closed. */
   get detached(): boolean {
     return this.#detached;
   }

@@ -63,6 +63,7 @@ export class CurlDispatcher extends Dispatcher implements RequestOwner {
     return this.#closed;
   }
 
+  /** True once destroy() was called. */
   get destroyed(): boolean {
     return this.#destroyed;
   }

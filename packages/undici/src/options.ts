@@ -3,6 +3,7 @@ import { libuv } from '@multisock/adapter-libuv';
 import type { ClientOptions, CurlOptions, HttpVersion, LoopAdapter } from '@multisock/core';
 import { errors } from 'undici';
 
+/** What `new CurlDispatcher(options)` takes. */
 export interface CurlDispatcherOptions {
   /** The loop adapter driving libcurl (default: `libuv` from @multisock/adapter-libuv, Node's
    * own loop; `epoll` from @multisock/adapter-epoll on Linux). */

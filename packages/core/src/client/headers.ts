@@ -3,6 +3,7 @@
  * Names are lower-cased; values are the bytes as latin1, trimmed.
  */
 export class ResponseHeaders implements Iterable<readonly [string, string]> {
+  /** Every field as [lower-cased name, value], in the order received. */
   readonly list: ReadonlyArray<readonly [string, string]>;
 
   constructor(list: ReadonlyArray<readonly [string, string]>) {
@@ -23,11 +24,13 @@ export class ResponseHeaders implements Iterable<readonly [string, string]> {
     return values;
   }
 
+  /** Whether a field named `name` (any case) arrived. */
   has(name: string): boolean {
     const key = name.toLowerCase();
     return this.list.some(([n]) => n === key);
   }
 
+  /** The fields as [name, value] pairs, in order (`for (const [name, value] of headers)`). */
   [Symbol.iterator](): Iterator<readonly [string, string]> {
     return this.list[Symbol.iterator]();
   }

@@ -62,6 +62,8 @@ export interface RequestDefaults {
   maxHeaderSize?: number;
 }
 
+/** What `new Client(options)` takes: the loop, the connection limits, and the defaults of every
+ * request. */
 export interface ClientOptions extends RequestDefaults {
   /** The event-loop adapter that drives the Client's Multi. */
   loop: LoopAdapter;
@@ -91,9 +93,13 @@ export interface ClientOptions extends RequestDefaults {
   curlOptions?: CurlOptions;
 }
 
+/** One request's options for `client.request` (and `stream`, `exchange`): the method, the body,
+ * an AbortSignal, and any of the Client's defaults overridden for it. */
 export interface RequestOptions extends RequestDefaults {
   /** Default 'GET'. */
   method?: string;
+  /** The request body: a string, Buffer or Uint8Array, or a Readable or async iterable of chunks
+   * (see bodyLength). */
   body?: RequestBody | null;
   /** Length of a stream body when known (sent as Content-Length); otherwise HTTP/1.1 uses
    * chunked transfer encoding. The stream must produce exactly that many bytes: a longer one
@@ -101,9 +107,11 @@ export interface RequestOptions extends RequestDefaults {
    * one fails as soon as it ends. The last byte goes out once the stream has ended, so the
    * server never gets a complete body the stream then contradicts. */
   bodyLength?: number;
+  /** Aborts the request: it rejects with the signal's reason and its transfer is removed. */
   signal?: AbortSignal;
 }
 
+/** `client.stream`'s options: a request's, and how much body is buffered. */
 export interface StreamOptions extends RequestOptions {
   /** Bytes the body stream buffers before the transfer pauses (default 64 KiB). */
   highWaterMark?: number;

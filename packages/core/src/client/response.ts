@@ -26,8 +26,11 @@ export interface Timings {
 
 /** What every response tells besides its body. */
 export interface ResponseHead {
+  /** The last response's status code (after redirects and 1xx responses): RESPONSE_CODE. */
   readonly status: number;
+  /** The last response's header fields. */
   readonly headers: ResponseHeaders;
+  /** The HTTP version the last response came in. */
   readonly httpVersion: ResponseHttpVersion;
   /** The URL of the last request (after redirects): EFFECTIVE_URL. */
   readonly url: string;
@@ -46,6 +49,7 @@ export class Response implements ResponseHead {
   constructor(
     readonly status: number,
     rawHeaders: Buffer,
+    /** The whole body. */
     readonly body: Buffer,
     readonly httpVersion: ResponseHttpVersion,
     readonly url: string,
@@ -66,6 +70,7 @@ export class Response implements ResponseHead {
     return this.#headers;
   }
 
+  /** The body as a string (UTF-8 unless `encoding` says otherwise). */
   text(encoding: BufferEncoding = 'utf8'): string {
     return this.body.toString(encoding);
   }
@@ -81,6 +86,8 @@ export class StreamResponse implements ResponseHead {
   constructor(
     readonly status: number,
     readonly headers: ResponseHeaders,
+    /** The body as it arrives; reading it slowly pauses the transfer (backpressure reaches
+     * libcurl). */
     readonly body: Readable,
     readonly httpVersion: ResponseHttpVersion,
     readonly url: string,
@@ -99,10 +106,12 @@ export class StreamResponse implements ResponseHead {
     return Buffer.concat(chunks);
   }
 
+  /** Reads the rest of the body as a string (UTF-8 unless `encoding` says otherwise). */
   async text(encoding: BufferEncoding = 'utf8'): Promise<string> {
     return (await this.buffer()).toString(encoding);
   }
 
+  /** Reads the rest of the body and parses it as JSON; a SyntaxError for a body that is not JSON. */
   async json<T = unknown>(): Promise<T> {
     return JSON.parse(await this.text()) as T;
   }

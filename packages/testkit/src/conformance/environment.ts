@@ -17,6 +17,8 @@ export interface ConformanceEnvironment {
   close(): Promise<void>;
 }
 
+/** Starts the servers and certificates every check runs against (HTTP/1.1, TLS, h2c, h2 and
+ * the fault servers, all on 127.0.0.1); close() stops them. */
 export async function startConformanceEnvironment(): Promise<ConformanceEnvironment> {
   const [certs, otherCerts] = await Promise.all([makeCertificates(), makeCertificates()]);
   const [http, tls, h2c, h2] = await Promise.all([

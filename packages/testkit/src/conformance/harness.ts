@@ -58,12 +58,17 @@ interface Introspection {
 
 /** One Multi, observed, with the adapter under test attached. */
 export class Session {
+  /** The session's multi, attached to the adapter under test. */
   readonly multi = new Multi();
+  /** What the adapter did with it, checked against the contract. */
   readonly observer = new Observer(this.multi);
   readonly #easies: Easy[] = [];
   #attachment: LoopAttachment;
 
-  constructor(readonly adapter: LoopAdapter) {
+  constructor(
+    /** The adapter under test. */
+    readonly adapter: LoopAdapter,
+  ) {
     this.#attachment = this.#attach(adapter);
     this.observer.introspect = {
       registrations: () => this.registrations,
@@ -172,6 +177,7 @@ export interface CheckContext {
   makeAdapter(): LoopAdapter;
 }
 
+/** One check of the conformance suite: a plain async function over a CheckContext. */
 export interface ConformanceCheck {
   /** Stable id, used by options.skip/only. */
   readonly id: string;

@@ -54,7 +54,10 @@ export class Observer {
   #socketCallbacks = 0;
   #timerCallbacks = 0;
 
-  constructor(readonly multi: Multi) {
+  constructor(
+    /** The multi observed (its native trace is turned on). */
+    readonly multi: Multi,
+  ) {
     multi.traceNativeLoop(true);
     const setopt = multi.setopt.bind(multi) as (name: string, value: unknown) => void;
     const socketAction = multi.socketAction.bind(multi);
@@ -96,6 +99,7 @@ export class Observer {
     return this.#events;
   }
 
+  /** Every contract violation seen so far, as a message. */
   get violations(): readonly string[] {
     this.sync();
     return this.#violations;
@@ -107,16 +111,19 @@ export class Observer {
     return this.#lastTimer;
   }
 
+  /** socketAction calls seen. */
   get socketActions(): number {
     this.sync();
     return this.#socketActions;
   }
 
+  /** Socket callbacks libcurl made. */
   get socketCallbacks(): number {
     this.sync();
     return this.#socketCallbacks;
   }
 
+  /** Timer callbacks libcurl made. */
   get timerCallbacks(): number {
     this.sync();
     return this.#timerCallbacks;
@@ -148,6 +155,7 @@ export class Observer {
     this.multi.failNextNativeSocket(error.message);
   }
 
+  /** Records a contract violation. */
   violation(message: string): void {
     if (this.#violations.length < 50 && !this.#violations.includes(message)) this.#violations.push(message);
   }

@@ -12,6 +12,7 @@ export type FaultKind =
   | 'drip'
   | 'huge-headers';
 
+/** Every kind startFaultServer knows. */
 export const FAULT_KINDS: readonly FaultKind[] = [
   'reset-after-headers',
   'reset-after-body',
@@ -27,12 +28,14 @@ export const FAULT_KINDS: readonly FaultKind[] = [
 export const HUGE_HEADER_BYTES = 100 * 1024;
 /** Body length and byte interval of the 'drip' server. */
 export const DRIP_BYTES = 100;
+/** The interval between the 'drip' server's bytes, in ms. */
 export const DRIP_INTERVAL_MS = 10;
 /** The body 'reset-after-body' sends before its reset. */
 export const RESET_BODY = 'complete body\n';
 /** How long 'reset-after-headers' waits between the headers and the reset. */
 export const RESET_DELAY_MS = 20;
 
+/** A fault server, as startFaultServer resolves it. */
 export interface FaultServer extends TestServer {
   readonly kind: FaultKind;
 }

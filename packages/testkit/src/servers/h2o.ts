@@ -14,12 +14,14 @@ export function findH2o(): string | null {
   return existsSync(H2O) ? H2O : null;
 }
 
+/** What startH2o takes. */
 export interface H2oOptions {
   certs: CertificateSet;
   /** Files to serve, by URL path ('/a.bin') with their bytes. */
   files: ReadonlyMap<string, Buffer>;
 }
 
+/** A running h2o, as startH2o resolves it. */
 export interface H2oServer {
   /** `https://127.0.0.1:P`: TLS with h2 and http/1.1 (ALPN). h2o allows 100 streams per
    * connection and closes a connection idle for 10 s (its defaults). */

@@ -4,6 +4,7 @@ import { PATTERN_CHUNK, patternChunk } from './pattern.js';
 import { chunkSizes, EchoBody, FlakyCounts, planRoute, type RoutePlan, trailersFor } from './routes.js';
 import type { Http2TestServer } from './types.js';
 
+/** What startHttp2Server takes. */
 export interface Http2ServerOptions {
   /** h2 over TLS (ALPN, no HTTP/1.1 fallback) when true; h2c with prior knowledge when false. */
   tls: boolean;

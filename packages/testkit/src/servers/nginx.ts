@@ -21,6 +21,7 @@ export function findNginx(): string | null {
   return found === '' ? null : found;
 }
 
+/** What startNginx takes. */
 export interface NginxOptions {
   /** Certificates for the TLS listener (server.pem / server.key). */
   certs: CertificateSet;
@@ -49,6 +50,7 @@ export interface NginxLogEntry {
   bodyBytes: number;
 }
 
+/** A running nginx, as startNginx resolves it. */
 export interface NginxServer {
   /** `http://127.0.0.1:P`: HTTP/1.1. */
   readonly http: string;

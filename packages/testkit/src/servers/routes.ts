@@ -40,7 +40,9 @@ export class FlakyCounts {
   }
 }
 
+/** The largest n of /bytes/:n and /chunked/:n (100 MiB). */
 export const MAX_BYTES = 100 * 1024 * 1024;
+/** The largest n of /trailers/:n (1 MiB). */
 export const MAX_TRAILER_BYTES = 1024 * 1024;
 export const MAX_SLOW_MS = 60_000;
 export const MAX_REDIRECTS = 1000;

@@ -11,6 +11,8 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
+/** An HTTP/2 server, as startHttp2Server resolves it: a TestServer that also counts sessions
+ * and streams. */
 export interface Http2TestServer extends TestServer {
   /** Distinct HTTP/2 connections (sessions). */
   readonly sessions: number;

@@ -19,6 +19,7 @@ import {
 import { AcceptedConnections } from './tcp-table.js';
 import type { TestServer } from './types.js';
 
+/** What startHttpServer and startTlsServer take besides the certificates. */
 export interface UwsServerOptions {
   /**
    * Count accepted connections (default true). uWS has no connection event, so requests trigger

@@ -1,10 +1,11 @@
 // vitest globalSetup: builds the test addon (test/native) before any test runs, so `vitest run`
 // works from a clean clone. An incremental build when it is already there.
 import { spawnSync } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 
 export default function setup(): void {
-  const gyp = fileURLToPath(new URL('../../../../scripts/gyp.mjs', import.meta.url));
+  const gyp = createRequire(import.meta.url).resolve('@multisock/gyp');
   const result = spawnSync(process.execPath, [gyp], {
     cwd: fileURLToPath(new URL('.', import.meta.url)),
     stdio: 'inherit',
