@@ -285,7 +285,12 @@ describe('EpollReactor (a loop the application runs)', () => {
     // Send both requests, then stop turning the loop: both answers are waiting in the kernel.
     const bothWaitingForAnswers = () =>
       trace.read().interest.size === 2 && [...trace.interest.values()].every((w) => w === Poll.IN);
+    const deadline = Date.now() + 5000;
     while (!bothWaitingForAnswers()) {
+      if (Date.now() > deadline) {
+        const state = JSON.stringify({ interest: [...trace.interest], bodies: [...bodies.values()] });
+        throw new Error(`the two transfers never both waited for their answers: ${state}`);
+      }
       reactor.runOnce(5);
       await sleep(1);
     }
