@@ -1,4 +1,4 @@
-import { packageConfig } from '../../vitest.shared';
+import { packageConfig } from '../../vitest.shared.ts';
 
 export default packageConfig({
   // Builds adapter-core's script driver (test/script), which the scripted rows use.

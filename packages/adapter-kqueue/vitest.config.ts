@@ -1,4 +1,4 @@
-import { packageConfig } from '../../vitest.shared';
+import { packageConfig } from '../../vitest.shared.ts';
 
 export default packageConfig({
   // The tests' build of native/kqueue.cc (over the kqueue emulation on Linux, test/emulation)

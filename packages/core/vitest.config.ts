@@ -1,4 +1,4 @@
-import { packageConfig } from '../../vitest.shared';
+import { packageConfig } from '../../vitest.shared.ts';
 
 export default packageConfig({
   // gc() for the test of an added Easy that loses its last JS reference.

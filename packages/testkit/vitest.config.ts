@@ -1,4 +1,4 @@
-import { packageConfig } from '../../vitest.shared';
+import { packageConfig } from '../../vitest.shared.ts';
 
 export default packageConfig({
   // Builds the test addon (test/native: a native adapter broken on purpose, the scripted
