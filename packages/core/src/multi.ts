@@ -1,3 +1,4 @@
+import { CurlCode, CurlMultiCode } from './constants.js';
 import type { DoneMessage } from './contract.js';
 import type { Easy } from './easy.js';
 import { CurlError, CurlMultiError } from './errors.js';
@@ -107,7 +108,10 @@ export class Multi extends (addon.Multi as unknown as new () => NativeMulti) {
   [kPerformUrl](easy: Easy, url: string | undefined): Promise<Easy> {
     return new Promise<Easy>((resolve, reject) => {
       if (this.#pending.has(easy)) {
-        throw CurlMultiError.fromCode(7, 'perform: this Easy is already being performed');
+        throw CurlMultiError.fromCode(
+          CurlMultiCode.ADDED_ALREADY,
+          'perform: this Easy is already being performed',
+        );
       }
       this.#pending.set(easy, { resolve, reject });
       try {
@@ -121,8 +125,12 @@ export class Multi extends (addon.Multi as unknown as new () => NativeMulti) {
 
   /** The next finished transfer not claimed by perform(), or null (curl_multi_info_read). */
   infoRead(): DoneMessage | null {
-    if (this.closed) throw CurlMultiError.fromCode(1, 'infoRead: the Multi is closed');
-    if (this.inCallback) throw CurlMultiError.fromCode(8, 'infoRead: called from inside a libcurl callback');
+    if (this.closed) throw CurlMultiError.fromCode(CurlMultiCode.BAD_HANDLE, 'infoRead: the Multi is closed');
+    if (this.inCallback)
+      throw CurlMultiError.fromCode(
+        CurlMultiCode.RECURSIVE_API_CALL,
+        'infoRead: called from inside a libcurl callback',
+      );
     return this.#messages.shift() ?? null;
   }
 
@@ -139,7 +147,10 @@ export class Multi extends (addon.Multi as unknown as new () => NativeMulti) {
     if (added && this.#pending.has(easy)) {
       this.#settle(
         easy,
-        CurlError.fromCode(42, 'the transfer was removed from its Multi before it finished'),
+        CurlError.fromCode(
+          CurlCode.ABORTED_BY_CALLBACK,
+          'the transfer was removed from its Multi before it finished',
+        ),
       );
     }
   }
@@ -154,7 +165,13 @@ export class Multi extends (addon.Multi as unknown as new () => NativeMulti) {
       if (this.closed) {
         this.#messages = [];
         for (const easy of [...this.#pending.keys()]) {
-          this.#settle(easy, CurlMultiError.fromCode(1, 'the Multi was closed before the transfer finished'));
+          this.#settle(
+            easy,
+            CurlMultiError.fromCode(
+              CurlMultiCode.BAD_HANDLE,
+              'the Multi was closed before the transfer finished',
+            ),
+          );
         }
         const listeners = [...this.#closeListeners];
         this.#closeListeners.clear();
