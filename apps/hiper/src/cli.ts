@@ -13,8 +13,7 @@ import { type DemoServerThread, startDemoServerThread } from './demo-server-thre
 import { EXIT } from './exit.js';
 import type { ResultsFile } from './output/results.js';
 import { openResults, outcomeSink } from './output/sink.js';
-import { QUEUE_COMMANDS, type QueueCommand } from './queue/args.js';
-import { runQueueCommand } from './queue/commands.js';
+import type { QueueCommand } from './queue/args.js';
 import { Progress } from './report/progress.js';
 import { formatSummary } from './report/summary-table.js';
 import { runClosed } from './run/closed.js';
@@ -32,6 +31,9 @@ import { TempFiles } from './transfer/temp-files.js';
 // when the pool first starts, which is after this line (nothing above queues work to it).
 process.env.UV_THREADPOOL_SIZE ??= '16';
 
+/** `hiper worker`, `hiper enqueue`, `hiper results` (src/queue/). */
+const QUEUE_COMMANDS: readonly string[] = ['worker', 'enqueue', 'results'] satisfies QueueCommand[];
+
 function usage(error: unknown): number {
   const message = error instanceof Error ? error.message : String(error);
   process.stderr.write(`hiper: ${message}\n\n${USAGE}\n`);
@@ -46,8 +48,11 @@ function version(): string {
 }
 
 async function main(argv: string[]): Promise<number> {
-  const command = argv[0] as QueueCommand;
-  if (QUEUE_COMMANDS.includes(command)) return runQueueCommand(command, argv.slice(1));
+  // The queue commands (and their Redis client) load only when asked for.
+  if (QUEUE_COMMANDS.includes(argv[0] as QueueCommand)) {
+    const { runQueueCommand } = await import('./queue/commands.js');
+    return runQueueCommand(argv[0] as QueueCommand, argv.slice(1));
+  }
   let config: Config;
   let loop: LoopAdapter;
   let results: ResultsFile | null;
@@ -145,7 +150,15 @@ async function execute(
   };
   const run = new Run(ctx, plan, stats, measuredFrom, config.requests, endAt, outcomeSink(config, results));
   const progress = config.quiet ? null : new Progress(stats, endAt);
-  const timer = endAt === null ? null : setTimeout(() => stop.request('duration'), endAt - performance.now());
+  // A timer can fire a fraction of a millisecond early by performance.now() (libuv's loop time
+  // is in whole ms and cached): it waits out the rest before ending the run.
+  let timer: NodeJS.Timeout | null = null;
+  const endOfDuration = () => {
+    const left = endAt! - performance.now();
+    if (left > 0) timer = setTimeout(endOfDuration, Math.ceil(left));
+    else stop.request('duration');
+  };
+  if (endAt !== null) timer = setTimeout(endOfDuration, endAt - performance.now());
   progress?.start();
   try {
     if (config.rate !== null) await runOpen(run, config.rate, config.concurrency, runStart);

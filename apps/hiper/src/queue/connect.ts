@@ -33,7 +33,8 @@ export function connect(queue: Queue, options: ConnectOptions): Redis {
     password: queue.password,
     db: queue.db,
     ...(queue.tls ? { tls: {} } : {}),
-    connectionName: `hiper ${options.role}`,
+    // CLIENT LIST shows it (a name has no spaces).
+    connectionName: `hiper-${options.role}`.replace(/\s+/g, '-'),
     // Commands wait for the connection however long it takes (and are sent again after a
     // reconnect when their reply never came): a worker outlives a Redis restart.
     maxRetriesPerRequest: null,
