@@ -125,6 +125,9 @@ async function worker(argv: string[]): Promise<number> {
     await resultsFile?.close();
   }
   if (!config.silent) report(`hiper worker ${consumer}: ${countsLine(w.counts)}`);
+  // A connection that never got to Redis can hold the loop a while as ioredis tears it down:
+  // a stopped worker exits within a second whatever is left (process.exitCode is set by then).
+  setTimeout(() => process.exit(), 1000).unref();
   if (stop.signal === 'SIGINT') return EXIT.SIGINT;
   if (stop.signal === 'SIGTERM') return EXIT.SIGTERM;
   return EXIT.OK;

@@ -71,7 +71,10 @@ export class Worker {
   async run(aborted: Promise<void>): Promise<void> {
     const { stop } = this.ctx;
     const stopped = new Promise<null>((resolve) => stop.onStop(() => resolve(null)));
-    await this.#ensureGroup();
+    // A Redis not reachable yet is waited for, unless a stop comes first.
+    const group = this.#ensureGroup();
+    group.catch(() => {});
+    if ((await Promise.race([group.then(() => true), stopped])) === null) return;
     this.#startHeartbeat();
     let lastClaim = 0;
     // Reads wait for a quarter of -c to be free (one round trip per batch, not per job).
