@@ -24,13 +24,14 @@ command -v microsocks >/dev/null 2>&1 || need_apt+=(microsocks)  # SOCKS5 proxy 
 need_servers=()
 [ -x /usr/sbin/nginx ] || need_servers+=(nginx)
 [ -x /usr/bin/h2o ] || need_servers+=(h2o)
+[ -x /usr/bin/redis-server ] || need_servers+=(redis-server)  # hiper's worker-mode tests
 if [ ${#need_apt[@]} -gt 0 ] || [ ${#need_servers[@]} -gt 0 ]; then
   echo "setup: installing ${need_apt[*]} ${need_servers[*]} from Debian"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   $SUDO apt-get update -qq
   [ ${#need_apt[@]} -eq 0 ] || DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
   if [ ${#need_servers[@]} -gt 0 ]; then
-    # Installing nginx or h2o starts their system services; the tests never use those, so
+    # Installing nginx, h2o or redis-server starts their system services; the tests never use those, so
     # services are kept from starting for the duration (policy-rc.d exit 101, see invoke-rc.d).
     guard=""
     if [ ! -e /usr/sbin/policy-rc.d ]; then

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // hiper: many concurrent transfers through @multisock/core's Client: saved bodies, retries,
 // per-request results, load modes with correct percentiles, a summary. `hiper --help`.
-import { closeSync, openSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { Client, type LoopAdapter, libcurl } from '@multisock/core';
 import { loadAdapter } from './adapters.js';
 import { parseCommandLine } from './args/parse.js';
@@ -10,10 +10,10 @@ import { UsageError } from './args/usage-error.js';
 import { clientOptions } from './client-options.js';
 import type { Config } from './config.js';
 import { type DemoServerThread, startDemoServerThread } from './demo-server-thread.js';
-import type { Outcome } from './outcome.js';
-import { ResultsFile } from './output/results.js';
-import { verboseLine } from './output/verbose.js';
-import { formatWriteOut } from './output/write-out.js';
+import { EXIT } from './exit.js';
+import type { ResultsFile } from './output/results.js';
+import { openResults, outcomeSink } from './output/sink.js';
+import type { QueueCommand } from './queue/args.js';
 import { Progress } from './report/progress.js';
 import { formatSummary } from './report/summary-table.js';
 import { runClosed } from './run/closed.js';
@@ -31,9 +31,8 @@ import { TempFiles } from './transfer/temp-files.js';
 // when the pool first starts, which is after this line (nothing above queues work to it).
 process.env.UV_THREADPOOL_SIZE ??= '16';
 
-/** Exit statuses (README): every request succeeded, some failed, bad arguments, and a run
- * stopped by a signal (128 + its number) after its summary. */
-export const EXIT = { OK: 0, FAILED: 1, USAGE: 2, SIGINT: 130, SIGTERM: 143 } as const;
+/** `hiper worker`, `hiper enqueue`, `hiper results` (src/queue/). */
+const QUEUE_COMMANDS: readonly string[] = ['worker', 'enqueue', 'results'] satisfies QueueCommand[];
 
 function usage(error: unknown): number {
   const message = error instanceof Error ? error.message : String(error);
@@ -48,30 +47,12 @@ function version(): string {
   return `hiper ${pkg.version} (libcurl ${libcurl.version}${libcurl.ssl ? `, ${libcurl.ssl}` : ''}${libcurl.nghttp2 ? `, nghttp2 ${libcurl.nghttp2}` : ''})`;
 }
 
-/** The results file is opened before anything starts, so a path that cannot be written is a
- * bad argument, not a failed run. */
-function openResults(path: string | null): ResultsFile | null {
-  if (path === null) return null;
-  try {
-    closeSync(openSync(path, 'w'));
-  } catch (error) {
-    throw new UsageError(`cannot write --results ${path}: ${(error as Error).message}`);
-  }
-  return new ResultsFile(path);
-}
-
-/** What happens to each measured request's outcome: -w on stdout, -v on stderr, --results. */
-function outcomeSink(config: Config, results: ResultsFile | null): (o: Outcome) => void {
-  const writeOut = config.writeOut;
-  if (writeOut === null && !config.verbose && results === null) return () => {};
-  return (o) => {
-    results?.add(o);
-    if (writeOut !== null) process.stdout.write(formatWriteOut(writeOut, o));
-    if (config.verbose) process.stderr.write(`${verboseLine(o)}\n`);
-  };
-}
-
 async function main(argv: string[]): Promise<number> {
+  // The queue commands (and their Redis client) load only when asked for.
+  if (QUEUE_COMMANDS.includes(argv[0] as QueueCommand)) {
+    const { runQueueCommand } = await import('./queue/commands.js');
+    return runQueueCommand(argv[0] as QueueCommand, argv.slice(1));
+  }
   let config: Config;
   let loop: LoopAdapter;
   let results: ResultsFile | null;

@@ -27,6 +27,8 @@ export interface Config {
 
   /** The output file of each URL (same index), null for a body that is only counted. */
   outputs: Array<string | null>;
+  /** --output-dir (already joined into `outputs`; hiper worker joins it to each job's file). */
+  outputDir: string | null;
   createDirs: boolean;
   skipExisting: boolean;
   resume: boolean;

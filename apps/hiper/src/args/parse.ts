@@ -157,8 +157,27 @@ function pem(flag: string, path: string | undefined): Buffer | null {
   return bytes;
 }
 
-export function parseCommandLine(argv: string[]): Config {
+/** Flags that shape a run of the command line's own URLs, which `hiper worker` has not: its
+ * jobs come from the queue, each saved to the file it names. */
+const NOT_FOR_WORKERS = ['requests', 'duration', 'rate', 'warmup', 'output', 'remote-name', 'json', 'file'];
+
+/**
+ * `worker`: the request flags of `hiper worker`, which takes no URL (they come from the queue):
+ * no demo, and --output-dir, --create-dirs, --skip-existing and -C - apply to the files the
+ * jobs name.
+ */
+export function parseCommandLine(argv: string[], { worker = false } = {}): Config {
   const { values: v, positionals, tokens } = parse(argv);
+  if (worker) {
+    if (positionals.length > 0) {
+      throw new UsageError(
+        `hiper worker takes its URLs from the queue, not the command line: '${positionals[0]}'`,
+      );
+    }
+    for (const flag of NOT_FOR_WORKERS) {
+      if (v[flag] !== undefined) throw new UsageError(`--${flag} is not a flag of hiper worker`);
+    }
+  }
   const help = bool(v.help);
   const version = bool(v.version);
 
@@ -169,7 +188,7 @@ export function parseCommandLine(argv: string[]): Config {
   const file = str(v.file);
   const urls = [...positionals, ...(file === undefined ? [] : readUrlFile(file))].map(checkUrl);
   if (file !== undefined && urls.length === 0) throw new UsageError(`--file ${file} holds no URL`);
-  const demo = urls.length === 0;
+  const demo = urls.length === 0 && !worker;
 
   const durationMs = str(v.duration) === undefined ? null : parseDuration('--duration', str(v.duration)!);
   const rate = str(v.rate) === undefined ? null : parseRate('--rate', str(v.rate)!);
@@ -206,20 +225,24 @@ export function parseCommandLine(argv: string[]): Config {
       `--continue-at takes '-' (resume from what is already on disk), got '${continueAt}'`,
     );
   }
-  const outputs = outputPaths({
-    urls,
-    outputs: list(v.output),
-    remoteName: bool(v['remote-name']),
-    outputDir: str(v['output-dir']) ?? null,
-  });
+  const outputDir = str(v['output-dir']) ?? null;
+  const outputs = worker
+    ? []
+    : outputPaths({
+        urls,
+        outputs: list(v.output),
+        remoteName: bool(v['remote-name']),
+        outputDir,
+      });
   const saving = outputs.some((o) => o !== null);
-  if (saving) {
+  // (hiper worker: whether a job saves its body is the job's to say.)
+  if (!worker && saving) {
     if (durationMs !== null || rate !== null || (requests !== null && requests > urls.length)) {
       throw new UsageError(
         '-o/-O save each URL once: they do not go with --duration, --rate or a --requests above the number of URLs',
       );
     }
-  } else {
+  } else if (!worker) {
     for (const flag of ['create-dirs', 'skip-existing'] as const) {
       if (bool(v[flag])) throw new UsageError(`--${flag} needs -o or -O`);
     }
@@ -297,6 +320,7 @@ export function parseCommandLine(argv: string[]): Config {
     warmupMs,
     graceMs,
     outputs,
+    outputDir,
     createDirs: bool(v['create-dirs']),
     skipExisting: bool(v['skip-existing']),
     resume: continueAt === '-',

@@ -22,7 +22,7 @@ export interface Job {
 /** The n-th request of a run. */
 export type Plan = (n: number) => Job;
 
-function hostOf(url: string): string {
+export function hostOf(url: string): string {
   const u = new URL(url);
   return u.port === '' ? `${u.hostname}:${u.protocol === 'https:' ? 443 : 80}` : u.host;
 }
