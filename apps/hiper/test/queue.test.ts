@@ -258,11 +258,17 @@ describe('hiper worker mode', () => {
         >;
         return (consumers.find((c) => c[1] === name)?.[3] ?? 0) as number;
       };
-      await until(
-        async () => (await redis.client.xlen('many:results')) >= 4000 && (await pendingOf('a')) > 0,
-        30_000,
-      );
-      (await ws[0]!.child).kill('SIGKILL');
+      // Stopped first, so what it holds cannot change between the look and the kill (a running
+      // worker may have acknowledged everything it held just then).
+      const a = await ws[0]!.child;
+      await until(async () => {
+        if ((await redis.client.xlen('many:results')) < 4000) return false;
+        a.kill('SIGSTOP');
+        if ((await pendingOf('a')) > 0) return true;
+        a.kill('SIGCONT');
+        return false;
+      }, 30_000);
+      a.kill('SIGKILL');
       const killed = await ws[0]!.done;
       expect(killed.signal).toBe('SIGKILL');
       // Read before --claim-idle has passed: what a held when it died.
