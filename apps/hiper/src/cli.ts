@@ -2,17 +2,17 @@
 // hiper: many concurrent transfers through @multisock/core's Client: saved bodies, retries,
 // per-request results, load modes with correct percentiles, a summary. `hiper --help`.
 import { readFileSync } from 'node:fs';
-import { Client, type LoopAdapter, libcurl } from '@multisock/core';
+import { type Client, type LoopAdapter, libcurl } from '@multisock/core';
 import { loadAdapter } from './adapters.js';
 import { parseCommandLine } from './args/parse.js';
 import { USAGE } from './args/usage.js';
 import { UsageError } from './args/usage-error.js';
-import { clientOptions } from './client-options.js';
+import { openRun } from './client-options.js';
 import type { Config } from './config.js';
 import { type DemoServerThread, startDemoServerThread } from './demo-server-thread.js';
 import { EXIT } from './exit.js';
 import type { ResultsFile } from './output/results.js';
-import { openResults, outcomeSink } from './output/sink.js';
+import { outcomeSink } from './output/sink.js';
 import type { QueueCommand } from './queue/args.js';
 import { Progress } from './report/progress.js';
 import { formatSummary } from './report/summary-table.js';
@@ -74,18 +74,10 @@ async function main(argv: string[]): Promise<number> {
 
   let client: Client;
   try {
-    client = new Client(clientOptions(config, loop));
+    ({ client, results } = await openRun(config, loop));
   } catch (error) {
-    // The Client refuses options no request could be sent with (a Transfer-Encoding or
-    // Content-Length header...): they came from the command line.
-    if (error instanceof TypeError || error instanceof RangeError) return usage(error);
+    if (error instanceof UsageError) return usage(error);
     throw error;
-  }
-  try {
-    results = openResults(config.resultsPath);
-  } catch (error) {
-    await client.close();
-    return usage(error);
   }
 
   const temp = new TempFiles();

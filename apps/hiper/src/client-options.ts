@@ -1,7 +1,34 @@
 // The Client a command line asks for: its options, and the libcurl options it has no option of
 // its own for (RESOLVE, MAX_RECV_SPEED_LARGE, FORBID_REUSE, COOKIEFILE).
-import type { ClientOptions, EasyOptions, LoopAdapter } from '@multisock/core';
+import { Client, type ClientOptions, type EasyOptions, type LoopAdapter } from '@multisock/core';
+import { UsageError } from './args/usage-error.js';
 import type { Config } from './config.js';
+import type { ResultsFile } from './output/results.js';
+import { openResults } from './output/sink.js';
+
+/**
+ * The Client a run sends with and the results file it writes to. Both refusals came from the
+ * command line, so both are UsageErrors: options no request could be sent with (a
+ * Transfer-Encoding or Content-Length header...) and a results file that cannot be opened.
+ */
+export async function openRun(
+  config: Config,
+  loop: LoopAdapter,
+): Promise<{ client: Client; results: ResultsFile | null }> {
+  let client: Client;
+  try {
+    client = new Client(clientOptions(config, loop));
+  } catch (error) {
+    if (error instanceof TypeError || error instanceof RangeError) throw new UsageError(error.message);
+    throw error;
+  }
+  try {
+    return { client, results: openResults(config.resultsPath) };
+  } catch (error) {
+    await client.close();
+    throw new UsageError((error as Error).message);
+  }
+}
 
 export function clientOptions(config: Config, loop: LoopAdapter): ClientOptions {
   const curl: Partial<EasyOptions> = {};

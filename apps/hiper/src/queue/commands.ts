@@ -1,14 +1,14 @@
 // hiper worker, hiper enqueue and hiper results: each returns its exit status.
-import { Client, type LoopAdapter } from '@multisock/core';
+import type { Client, LoopAdapter } from '@multisock/core';
 import type { Redis } from 'ioredis';
 import { loadAdapter } from '../adapters.js';
 import { parseCommandLine } from '../args/parse.js';
 import { UsageError } from '../args/usage-error.js';
-import { clientOptions } from '../client-options.js';
+import { openRun } from '../client-options.js';
 import type { Config } from '../config.js';
 import { EXIT } from '../exit.js';
 import type { ResultsFile } from '../output/results.js';
-import { openResults, outcomeSink } from '../output/sink.js';
+import { outcomeSink } from '../output/sink.js';
 import { Stop } from '../run/stop.js';
 import type { FetchContext } from '../transfer/context.js';
 import { TempFiles } from '../transfer/temp-files.js';
@@ -72,18 +72,7 @@ async function worker(argv: string[]): Promise<number> {
     if (error instanceof UsageError && argv.includes('--help')) return help();
     throw error;
   }
-  try {
-    client = new Client(clientOptions(config, loop));
-  } catch (error) {
-    if (error instanceof TypeError || error instanceof RangeError) return usage(error);
-    throw error;
-  }
-  try {
-    resultsFile = openResults(config.resultsPath);
-  } catch (error) {
-    await client.close();
-    throw error;
-  }
+  ({ client, results: resultsFile } = await openRun(config, loop));
 
   const { queue, consumer } = args;
   const reader = connect(queue, { role: `worker ${consumer} reads`, maxReconnects: null, report });
