@@ -279,23 +279,31 @@ describe('EpollReactor (a loop the application runs)', () => {
         return data.length;
       });
     }
-    const released = server.gateReleased();
+    let arrived = false;
+    void server.gateWaiting().then(() => {
+      arrived = true;
+    });
     multi.addHandle(a);
     multi.addHandle(b);
-    // Send both requests, then stop turning the loop: both answers are waiting in the kernel.
+    // Turn the loop until both requests are at the server (which holds the answers) and libcurl
+    // waits for both answers; then stop turning it and let the answers arrive together.
     const bothWaitingForAnswers = () =>
       trace.read().interest.size === 2 && [...trace.interest.values()].every((w) => w === Poll.IN);
     const deadline = Date.now() + 5000;
-    while (!bothWaitingForAnswers()) {
+    while (!arrived || !bothWaitingForAnswers()) {
       if (Date.now() > deadline) {
-        const state = JSON.stringify({ interest: [...trace.interest], bodies: [...bodies.values()] });
+        const state = JSON.stringify({
+          arrived,
+          interest: [...trace.interest],
+          bodies: [...bodies.values()],
+        });
         throw new Error(`the two transfers never both waited for their answers: ${state}`);
       }
       reactor.runOnce(5);
       await sleep(1);
     }
     expect(attachment.registrations).toBe(2);
-    await released;
+    await server.releaseGate();
     await sleep(20);
     trace.read();
     trace.actions.length = 0;

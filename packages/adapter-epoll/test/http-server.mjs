@@ -4,8 +4,8 @@
 //   /bytes/N   200 with N bytes
 //   /delay/MS  200 'ok' after MS ms
 //   /dribble   'first', then 'second' 300 ms later
-//   /gate/N    held until N /gate requests are waiting, then all answered at once; the parent
-//              gets { gate: 'released' } once every response is written
+//   /gate/N    held: once N /gate requests wait, the parent gets { gate: 'waiting' }; its
+//              'release' answers them all at once, then it gets { gate: 'released' }
 //   /status/N  that status, empty body
 import http from 'node:http';
 
@@ -23,13 +23,7 @@ const server = http.createServer((req, res) => {
     setTimeout(() => res.end('second'), 300);
   } else if (route === 'gate') {
     gate.push(res);
-    if (gate.length < n) return;
-    let left = gate.length;
-    for (const waiting of gate.splice(0)) {
-      waiting.end('released', () => {
-        if (--left === 0) process.send({ gate: 'released' });
-      });
-    }
+    if (gate.length === n) process.send({ gate: 'waiting' });
   } else if (route === 'status') {
     res.statusCode = n;
     res.end();
@@ -40,6 +34,14 @@ const server = http.createServer((req, res) => {
 });
 server.listen(0, '127.0.0.1', () => process.send({ port: server.address().port }));
 process.on('message', (message) => {
+  if (message === 'release') {
+    let left = gate.length;
+    for (const waiting of gate.splice(0)) {
+      waiting.end('released', () => {
+        if (--left === 0) process.send({ gate: 'released' });
+      });
+    }
+  }
   // Exit at once: a held /delay response would otherwise keep the process alive.
   if (message === 'close') process.exit(0);
 });
